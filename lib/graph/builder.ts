@@ -1,0 +1,501 @@
+/**
+ * A typed builder for ONNX graphs. A `Graph` owns nodes, inputs, outputs and initializers;
+ * every `Value` knows its dtype and (where cheap to infer) its shape. Mistakes are reported
+ * while building, naming the node: a value from an unrelated graph, a dtype clash, an
+ * attribute of the wrong type, a missing input.
+ */
+import { type DType, dtypeFromOnnx, isFloat, ONNX_DTYPE } from "./dtype.ts";
+import { type HostTensor, scalar, tensor } from "./tensor.ts";
+import { type AttrType, type OpSchema, SCHEMAS } from "./schema.ts";
+import { inferShape } from "./shapes.ts";
+import { makeOps, type Ops } from "./ops.ts";
+
+/** A dimension: a size, a symbolic name such as "batch", or null (unknown). */
+export type Dim = number | string | null;
+export type Shape = readonly Dim[];
+
+/** A tagged attribute value, as it will be encoded. */
+export type Attr =
+  | { type: "float"; value: number }
+  | { type: "int"; value: number }
+  | { type: "string"; value: string }
+  | { type: "floats"; value: number[] }
+  | { type: "ints"; value: number[] }
+  | { type: "tensor"; value: HostTensor }
+  | { type: "graph"; value: Graph };
+
+/** An attribute as a caller writes it: plain values are tagged from the op's schema. */
+export type AttrInput = number | string | number[] | HostTensor | Graph | Attr;
+
+/** Explicit tags for attributes of ops the schema does not know. */
+export const attr = {
+  float: (value: number): Attr => ({ type: "float", value }),
+  int: (value: number): Attr => ({ type: "int", value }),
+  floats: (value: number[]): Attr => ({ type: "floats", value }),
+  ints: (value: number[]): Attr => ({ type: "ints", value }),
+  string: (value: string): Attr => ({ type: "string", value }),
+};
+
+export interface Node {
+  readonly name: string;
+  readonly opType: string;
+  readonly domain: string;
+  /** `undefined` marks an omitted optional input (encoded as ""). */
+  readonly inputs: readonly (Value | undefined)[];
+  readonly outputs: readonly Value[];
+  readonly attrs: ReadonlyMap<string, Attr>;
+}
+
+/** A named value in a graph: a graph input, initializer or node output. */
+export class Value {
+  constructor(
+    readonly graph: Graph,
+    readonly name: string,
+    readonly dtype: DType,
+    readonly shape: Shape | undefined,
+    readonly producer: Node | undefined,
+  ) {}
+  get rank(): number | undefined {
+    return this.shape?.length;
+  }
+  toString(): string {
+    const s = this.shape ? `[${this.shape.map((d) => d ?? "?").join(", ")}]` : "[?]";
+    return `${this.name}: ${this.dtype}${s}`;
+  }
+}
+
+/** What an op accepts as an input: a value, or a literal promoted to a named constant. */
+export type Operand = Value | number | bigint | readonly number[] | HostTensor;
+
+export interface NodeOptions {
+  /** Number of outputs for variadic-output ops (Split, Loop, If). */
+  outputs?: number;
+  name?: string;
+  /** Hints for output names (made unique). */
+  outputNames?: string[];
+  domain?: string;
+}
+
+interface RootState {
+  names: Set<string>;
+  counters: Map<string, number>;
+  constCache: Map<string, Value>;
+}
+
+export class GraphError extends Error {
+  override name = "GraphError";
+}
+
+/** An ONNX graph under construction (the main graph or a Loop/If body). */
+export class Graph {
+  readonly nodes: Node[] = [];
+  readonly inputs: Value[] = [];
+  readonly outputs: Value[] = [];
+  readonly initializers = new Map<string, HostTensor>();
+  readonly parent: Graph | undefined;
+  private readonly state: RootState;
+  /** Known constant contents of values (initializers, Constant nodes), for shape inference. */
+  private readonly constants = new Map<Value, HostTensor>();
+  /** The op namespace bound to this graph: `g.op.MatMul(a, b)`. */
+  readonly op: Ops;
+
+  constructor(readonly name = "main", parent?: Graph) {
+    this.parent = parent;
+    this.state = parent
+      ? parent.state
+      : { names: new Set(), counters: new Map(), constCache: new Map() };
+    this.op = makeOps(this);
+  }
+
+  get root(): Graph {
+    return this.parent ? this.parent.root : this;
+  }
+
+  /** An unused name based on `hint`, not yet reserved (pass it to input/output). */
+  freshName(hint: string): string {
+    const name = this.uniqueName(hint);
+    this.state.names.delete(name);
+    return name;
+  }
+
+  /** Reserves and returns a name unique across the root graph and all its subgraphs. */
+  uniqueName(hint: string): string {
+    const base = hint.replace(/[^A-Za-z0-9_.:/-]/g, "_") || "v";
+    if (!this.state.names.has(base)) {
+      this.state.names.add(base);
+      return base;
+    }
+    let i = this.state.counters.get(base) ?? 1;
+    while (this.state.names.has(`${base}_${i}`)) i++;
+    this.state.counters.set(base, i + 1);
+    const name = `${base}_${i}`;
+    this.state.names.add(name);
+    return name;
+  }
+
+  private claim(name: string, what: string): string {
+    if (this.state.names.has(name)) {
+      throw new GraphError(`${what} '${name}': name already used in graph '${this.root.name}'`);
+    }
+    this.state.names.add(name);
+    return name;
+  }
+
+  /** Declares a graph input; string dims are symbolic (e.g. "batch"). */
+  input(name: string, dtype: DType, shape: Shape): Value {
+    const v = new Value(this, this.claim(name, "input"), dtype, shape, undefined);
+    this.inputs.push(v);
+    return v;
+  }
+
+  /** Adds a named initializer (a weight or constant stored in the model). */
+  initializer(name: string, t: HostTensor): Value {
+    return this.addInitializer(this.claim(name, "initializer"), t);
+  }
+
+  private addInitializer(name: string, t: HostTensor): Value {
+    const v = new Value(this, name, t.dtype, t.dims, undefined);
+    this.initializers.set(v.name, t);
+    this.constants.set(v, t);
+    return v;
+  }
+
+  /**
+   * A named constant, deduplicated and stored once in the root graph, so literals used inside
+   * Loop bodies are not re-materialized every iteration.
+   */
+  constant(t: HostTensor, name?: string): Value {
+    const root = this.root;
+    const key = `${t.dtype}|${t.dims.join(",")}|${
+      Array.from(t.data as ArrayLike<number>).join(",")
+    }`;
+    if (name === undefined && t.data.length <= 64) {
+      const hit = this.state.constCache.get(key);
+      if (hit) return hit;
+    }
+    const hint = name ?? (t.dims.length === 0 ? `c_${t.dtype}_${fmtScalar(t)}` : `c_${t.dtype}`);
+    const v = root.addInitializer(root.uniqueName(hint), t);
+    if (name === undefined && t.data.length <= 64) this.state.constCache.set(key, v);
+    return v;
+  }
+
+  /** The constant contents of `v` when known at build time. */
+  constValue(v: Value): HostTensor | undefined {
+    return this.constants.get(v) ?? this.parent?.constValue(v) ?? v.graph.constants.get(v);
+  }
+
+  /** Marks `v` as a graph output, renaming through Identity when a name is requested. */
+  output(v: Value, name?: string): Value {
+    this.checkVisible(v, `output '${name ?? v.name}'`);
+    let out = v;
+    if (name !== undefined && (name !== v.name || v.graph !== this || this.isInputOrInit(v))) {
+      out = this.node("Identity", [v], {}, { outputNames: [name], exactNames: true })[0];
+    }
+    this.outputs.push(out);
+    return out;
+  }
+
+  private isInputOrInit(v: Value): boolean {
+    return this.inputs.includes(v) || this.initializers.has(v.name) || this.outputs.includes(v);
+  }
+
+  /** A subgraph (Loop/If body) that may read this graph's values. */
+  subgraph(name: string): Graph {
+    return new Graph(name, this);
+  }
+
+  /** True when `v` may be read from this graph (it belongs to it or to an enclosing graph). */
+  sees(v: Value): boolean {
+    return v.graph === this || (this.parent?.sees(v) ?? false);
+  }
+
+  private checkVisible(v: Value, where: string): void {
+    if (!(v instanceof Value)) throw new GraphError(`${where}: not a Value (${String(v)})`);
+    if (!this.sees(v)) {
+      throw new GraphError(
+        `${where}: input '${v.name}' belongs to graph '${v.graph.name}', which is not this graph ('${this.name}') or an enclosing one (dangling value)`,
+      );
+    }
+  }
+
+  /** Promotes a literal to a constant of `dtype`. */
+  literal(x: Operand, dtype: DType): Value {
+    if (x instanceof Value) return x;
+    if (typeof x === "number" || typeof x === "bigint") return this.constant(scalar(dtype, x));
+    if (isHostTensor(x)) return this.constant(x);
+    return this.constant(tensor(dtype, [x.length], x));
+  }
+
+  /**
+   * Appends a node. Inputs may be literals; they take the dtype their schema slot implies.
+   * Returns the output values.
+   */
+  node(
+    opType: string,
+    inputs: readonly (Operand | undefined)[],
+    attrs: Record<string, AttrInput | undefined> = {},
+    opts: NodeOptions & { exactNames?: boolean } = {},
+  ): Value[] {
+    const schema = SCHEMAS[opType];
+    const domain = opts.domain ?? "";
+    const nodeName = opts.name ? this.claim(opts.name, "node") : this.uniqueName(opType);
+    const where = `node ${nodeName} (${opType})`;
+    if (!schema && domain === "") {
+      throw new GraphError(`${where}: unknown op (add it to lib/graph/schema.ts)`);
+    }
+    const tagged = tagAttrs(where, schema, attrs);
+    const ins = this.resolveInputs(where, schema, inputs);
+    const dtypes = outputDTypes(where, schema, ins, tagged, opts.outputs);
+    const node: {
+      name: string;
+      opType: string;
+      domain: string;
+      inputs: (Value | undefined)[];
+      outputs: Value[];
+      attrs: Map<string, Attr>;
+    } = { name: nodeName, opType, domain, inputs: ins, outputs: [], attrs: tagged };
+    const shapes = inferShape(this, opType, ins, tagged, dtypes.length);
+    dtypes.forEach((dt, i) => {
+      const hint = opts.outputNames?.[i] ??
+        (dtypes.length === 1 ? nodeName : `${nodeName}_out${i}`);
+      const name = opts.exactNames ? this.claim(hint, "output") : this.uniqueName(hint);
+      node.outputs.push(new Value(this, name, dt, shapes?.[i], node));
+    });
+    if (opType === "Constant") {
+      this.constants.set(node.outputs[0], tagged.get("value")!.value as HostTensor);
+    }
+    this.nodes.push(node);
+    return node.outputs;
+  }
+
+  private resolveInputs(
+    where: string,
+    schema: OpSchema | undefined,
+    inputs: readonly (Operand | undefined)[],
+  ): (Value | undefined)[] {
+    if (!schema) {
+      return inputs.map((x, i) => {
+        if (x === undefined) return undefined;
+        if (!(x instanceof Value)) throw new GraphError(`${where}: input ${i} must be a Value`);
+        this.checkVisible(x, where);
+        return x;
+      });
+    }
+    const slots = expandSlots(where, schema.inputs, inputs.length);
+    // Bind type variables from the Value inputs first, then promote literals to match.
+    const bound = new Map<string, DType>();
+    inputs.forEach((x, i) => {
+      const slot = slots[i];
+      if (x instanceof Value) {
+        this.checkVisible(x, where);
+        if (isFixed(slot.type)) {
+          if (x.dtype !== slot.type) {
+            throw new GraphError(
+              `${where}: input ${i} ('${x.name}') must be ${slot.type}, got ${x.dtype}`,
+            );
+          }
+        } else {
+          const prev = bound.get(slot.type);
+          if (prev && prev !== x.dtype) {
+            throw new GraphError(
+              `${where}: dtype clash: input ${i} ('${x.name}') is ${x.dtype} but an earlier input of the same type is ${prev}`,
+            );
+          }
+          bound.set(slot.type, x.dtype);
+        }
+      } else if (x === undefined && !slot.optional) {
+        throw new GraphError(`${where}: input ${i} is required`);
+      }
+    });
+    for (const v of schema.floatOnly ?? []) {
+      const dt = bound.get(v);
+      if (dt && !isFloat(dt)) throw new GraphError(`${where}: needs a float input, got ${dt}`);
+    }
+    return inputs.map((x, i) => {
+      if (x === undefined || x instanceof Value) return x;
+      const slot = slots[i];
+      const dt = isFixed(slot.type)
+        ? slot.type as DType
+        : bound.get(slot.type) ?? (slot.type === "I" || slot.type === "J" ? "int64" : undefined);
+      if (!dt) {
+        throw new GraphError(
+          `${where}: cannot infer the dtype of literal input ${i}; pass a Value`,
+        );
+      }
+      if (isHostTensor(x) && x.dtype !== dt) {
+        throw new GraphError(
+          `${where}: dtype clash: literal input ${i} is ${x.dtype}, expected ${dt}`,
+        );
+      }
+      return this.literal(x, dt);
+    });
+  }
+
+  /**
+   * Builds a Loop. `body` receives the iteration number, and the carried values; it returns
+   * the carried values for the next iteration and any per-iteration scan outputs (stacked
+   * along a new leading axis). Returns the final carried values, then the scan outputs.
+   */
+  loop(
+    tripCount: Operand,
+    initial: readonly Value[],
+    body: (g: Graph, iter: Value, carried: Value[]) => { carried: Value[]; scans?: Value[] },
+    name = "loop",
+  ): Value[] {
+    const g = this.subgraph(`${name}_body`);
+    const iter = g.input(g.freshName(`${name}_iter`), "int64", []);
+    const condIn = g.input(g.freshName(`${name}_cond_in`), "bool", []);
+    const carriedIn = initial.map((v) =>
+      g.input(g.freshName(`${v.name}_in`), v.dtype, v.shape ?? [])
+    );
+    const res = body(g, iter, carriedIn);
+    if (res.carried.length !== initial.length) {
+      throw new GraphError(
+        `${name}: body returned ${res.carried.length} carried values, expected ${initial.length}`,
+      );
+    }
+    g.output(condIn, g.freshName(`${name}_cond_out`));
+    res.carried.forEach((v, i) => {
+      if (v.dtype !== initial[i].dtype) {
+        throw new GraphError(
+          `${name}: carried value ${i} changes dtype (${initial[i].dtype} -> ${v.dtype})`,
+        );
+      }
+      g.output(v, g.freshName(`${initial[i].name}_next`));
+    });
+    for (const s of res.scans ?? []) g.output(s, g.freshName(`${s.name}_scan`));
+    return this.node("Loop", [tripCount, undefined, ...initial], { body: g }, {
+      outputs: initial.length + (res.scans?.length ?? 0),
+      outputNames: [
+        ...initial.map((v) => `${v.name}_final`),
+        ...(res.scans ?? []).map((s) => `${s.name}_all`),
+      ],
+    });
+  }
+}
+
+function fmtScalar(t: HostTensor): string {
+  return String(Number(t.data[0])).replace("-", "m").replace(".", "p").replace("+", "");
+}
+
+export function isHostTensor(x: unknown): x is HostTensor {
+  return typeof x === "object" && x !== null && "dims" in x && "data" in x && "dtype" in x;
+}
+
+function isFixed(type: string): boolean {
+  return type in ONNX_DTYPE;
+}
+
+interface Slot {
+  type: string;
+  optional: boolean;
+}
+
+function parseSlot(s: string): Slot & { variadic: boolean } {
+  const variadic = s.endsWith("...");
+  const optional = s.endsWith("?");
+  return { type: s.replace(/\.\.\.$|\?$/, ""), optional, variadic };
+}
+
+function expandSlots(where: string, spec: string[], n: number): Slot[] {
+  const parsed = spec.map(parseSlot);
+  const out: Slot[] = [];
+  for (let i = 0; i < n; i++) {
+    const p = parsed[Math.min(i, parsed.length - 1)];
+    if (i >= parsed.length && !p?.variadic) {
+      throw new GraphError(`${where}: takes at most ${parsed.length} inputs, got ${n}`);
+    }
+    out.push({ type: p.type, optional: p.optional });
+  }
+  const required = parsed.filter((p) => !p.optional && !p.variadic).length;
+  if (n < required) throw new GraphError(`${where}: needs ${required} inputs, got ${n}`);
+  return out;
+}
+
+function tagAttrs(
+  where: string,
+  schema: OpSchema | undefined,
+  attrs: Record<string, AttrInput | undefined>,
+): Map<string, Attr> {
+  const out = new Map<string, Attr>();
+  for (const [k, raw] of Object.entries(attrs)) {
+    if (raw === undefined) continue;
+    const want: AttrType | undefined = schema?.attrs[k];
+    if (schema && !want) {
+      throw new GraphError(
+        `${where}: unknown attribute '${k}' (allowed: ${
+          Object.keys(schema.attrs).join(", ") || "none"
+        })`,
+      );
+    }
+    const a = tagOne(raw, want);
+    if (!a || (want && a.type !== want)) {
+      throw new GraphError(
+        `${where}: attribute '${k}' must be ${want ?? "a tagged attribute"}, got ${describe(raw)}`,
+      );
+    }
+    out.set(k, a);
+  }
+  return out;
+}
+
+function describe(x: AttrInput): string {
+  if (typeof x === "object" && x !== null && "type" in x && "value" in x) return (x as Attr).type;
+  if (Array.isArray(x)) return "a list";
+  if (x instanceof Graph) return "a graph";
+  return typeof x === "object" ? "a tensor" : `${typeof x} ${JSON.stringify(x)}`;
+}
+
+function tagOne(x: AttrInput, want: AttrType | undefined): Attr | undefined {
+  if (x instanceof Graph) return { type: "graph", value: x };
+  if (typeof x === "object" && !Array.isArray(x) && "type" in x && "value" in x) return x as Attr;
+  if (isHostTensor(x)) return { type: "tensor", value: x };
+  if (typeof x === "string") return { type: "string", value: x };
+  if (typeof x === "number") {
+    if (want === "float") return { type: "float", value: x };
+    if (want === "int" && Number.isInteger(x)) return { type: "int", value: x };
+    return undefined;
+  }
+  if (Array.isArray(x)) {
+    if (want === "floats") return { type: "floats", value: x };
+    if (want === "ints" && x.every(Number.isInteger)) return { type: "ints", value: x };
+  }
+  return undefined;
+}
+
+function outputDTypes(
+  where: string,
+  schema: OpSchema | undefined,
+  ins: (Value | undefined)[],
+  attrs: Map<string, Attr>,
+  nOut: number | undefined,
+): DType[] {
+  if (!schema) {
+    throw new GraphError(`${where}: ops outside the schema need explicit output dtypes`);
+  }
+  if (schema.outputs[0] === "graph") {
+    const g = (attrs.get("body") ?? attrs.get("then_branch"))?.value as Graph | undefined;
+    if (!g) throw new GraphError(`${where}: missing subgraph attribute`);
+    const outs = attrs.has("body") ? g.outputs.slice(1) : g.outputs;
+    return outs.map((o) => o.dtype);
+  }
+  const slots = expandSlots(where, schema.inputs, ins.length);
+  const bound = new Map<string, DType>();
+  ins.forEach((v, i) => v && bound.set(slots[i].type, v.dtype));
+  const one = (s: string): DType => {
+    const base = s.replace(/\.\.\.$/, "");
+    if (isFixed(base)) return base as DType;
+    if (base.startsWith("attr:")) {
+      const a = attrs.get(base.slice(5));
+      if (base === "attr:value") return a ? (a.value as HostTensor).dtype : "float32";
+      return a ? dtypeFromOnnx(a.value as number) : "float32";
+    }
+    const dt = bound.get(base);
+    if (!dt) throw new GraphError(`${where}: cannot infer output dtype`);
+    return dt;
+  };
+  if (schema.outputs.length === 1 && schema.outputs[0].endsWith("...")) {
+    return Array.from({ length: nOut ?? 1 }, () => one(schema.outputs[0]));
+  }
+  return schema.outputs.map(one);
+}

@@ -1,0 +1,98 @@
+/** Encodes a built `Graph` as an ONNX ModelProto (IR 8, opset 17 by default). */
+import onnx from "onnx-proto";
+import type { Attr, Graph, Shape, Value } from "./builder.ts";
+import { ONNX_DTYPE } from "./dtype.ts";
+import type { HostTensor } from "./tensor.ts";
+
+const P = onnx.onnx;
+
+export const IR_VERSION = 8;
+export const OPSET = 17;
+
+export interface ModelOptions {
+  opset?: number;
+  producerVersion?: string;
+  docString?: string;
+  /** Stored as ModelProto.metadata_props. */
+  metadata?: Record<string, string>;
+}
+
+function bytesOf(t: HostTensor): Uint8Array {
+  const d = t.data;
+  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength).slice();
+}
+
+export function tensorProto(name: string, t: HostTensor): onnx.onnx.ITensorProto {
+  return { name, dims: [...t.dims], dataType: ONNX_DTYPE[t.dtype], rawData: bytesOf(t) };
+}
+
+function valueInfo(v: Value, name = v.name): onnx.onnx.IValueInfoProto {
+  return {
+    name,
+    type: { tensorType: { elemType: ONNX_DTYPE[v.dtype], shape: shapeProto(v.shape) } },
+  };
+}
+
+function shapeProto(s: Shape | undefined): onnx.onnx.ITensorShapeProto | undefined {
+  if (!s) return undefined;
+  return {
+    dim: s.map((d) =>
+      typeof d === "number" ? { dimValue: d } : typeof d === "string" ? { dimParam: d } : {}
+    ),
+  };
+}
+
+function attrProto(name: string, a: Attr): onnx.onnx.IAttributeProto {
+  const T = P.AttributeProto.AttributeType;
+  switch (a.type) {
+    case "float":
+      return { name, type: T.FLOAT, f: a.value };
+    case "int":
+      return { name, type: T.INT, i: a.value };
+    case "string":
+      return { name, type: T.STRING, s: new TextEncoder().encode(a.value) };
+    case "floats":
+      return { name, type: T.FLOATS, floats: a.value };
+    case "ints":
+      return { name, type: T.INTS, ints: a.value };
+    case "tensor":
+      return { name, type: T.TENSOR, t: tensorProto("", a.value) };
+    case "graph":
+      return { name, type: T.GRAPH, g: graphProto(a.value) };
+  }
+}
+
+export function graphProto(g: Graph): onnx.onnx.IGraphProto {
+  return {
+    name: g.name,
+    node: g.nodes.map((n) => ({
+      name: n.name,
+      opType: n.opType,
+      domain: n.domain,
+      input: n.inputs.map((v) => v?.name ?? ""),
+      output: n.outputs.map((v) => v.name),
+      attribute: [...n.attrs].map(([k, a]) => attrProto(k, a)),
+    })),
+    input: g.inputs.map((v) => valueInfo(v)),
+    output: g.outputs.map((v) => valueInfo(v)),
+    initializer: [...g.initializers].map(([name, t]) => tensorProto(name, t)),
+  };
+}
+
+/** The ModelProto object for `g` (not yet serialized). */
+export function modelProto(g: Graph, opts: ModelOptions = {}): onnx.onnx.IModelProto {
+  return {
+    irVersion: IR_VERSION,
+    producerName: "moe-onnx",
+    producerVersion: opts.producerVersion ?? "0.1.0",
+    docString: opts.docString,
+    opsetImport: [{ domain: "", version: opts.opset ?? OPSET }],
+    graph: graphProto(g),
+    metadataProps: Object.entries(opts.metadata ?? {}).map(([key, value]) => ({ key, value })),
+  };
+}
+
+/** Serialized ONNX bytes for `g`. */
+export function encodeModel(g: Graph, opts: ModelOptions = {}): Uint8Array {
+  return P.ModelProto.encode(P.ModelProto.create(modelProto(g, opts))).finish();
+}
