@@ -9,6 +9,7 @@ import { type HostTensor, scalar, tensor } from "./tensor.ts";
 import { type AttrType, type OpSchema, SCHEMAS } from "./schema.ts";
 import { inferShape } from "./shapes.ts";
 import { makeOps, type Ops } from "./ops.ts";
+import { GraphError } from "./errors.ts";
 
 /** A dimension: a size, a symbolic name such as "batch", or null (unknown). */
 export type Dim = number | string | null;
@@ -82,9 +83,7 @@ interface RootState {
   constCache: Map<string, Value>;
 }
 
-export class GraphError extends Error {
-  override name = "GraphError";
-}
+export { GraphError };
 
 /** An ONNX graph under construction (the main graph or a Loop/If body). */
 export class Graph {
@@ -254,7 +253,7 @@ export class Graph {
       outputs: Value[];
       attrs: Map<string, Attr>;
     } = { name: nodeName, opType, domain, inputs: ins, outputs: [], attrs: tagged };
-    const shapes = inferShape(this, opType, ins, tagged, dtypes.length);
+    const shapes = inferShape(where, this, opType, ins, tagged, dtypes.length);
     dtypes.forEach((dt, i) => {
       const hint = opts.outputNames?.[i] ??
         (dtypes.length === 1 ? nodeName : `${nodeName}_out${i}`);
@@ -314,9 +313,8 @@ export class Graph {
     return inputs.map((x, i) => {
       if (x === undefined || x instanceof Value) return x;
       const slot = slots[i];
-      const dt = isFixed(slot.type)
-        ? slot.type as DType
-        : bound.get(slot.type) ?? (slot.type === "I" || slot.type === "J" ? "int64" : undefined);
+      const dt = isFixed(slot.type) ? slot.type as DType : bound.get(slot.type) ??
+        (slot.type === "I" || slot.type === "J" ? "int64" : bound.get("T")); // Pow's exponent
       if (!dt) {
         throw new GraphError(
           `${where}: cannot infer the dtype of literal input ${i}; pass a Value`,

@@ -4,6 +4,7 @@
  */
 import type { Attr, Dim, Graph, Shape, Value } from "./builder.ts";
 import type { HostTensor } from "./tensor.ts";
+import { GraphError } from "./errors.ts";
 
 type Out = (Shape | undefined)[] | undefined;
 
@@ -54,8 +55,11 @@ const UNARY = new Set([
   "RandomNormalLike",
 ]);
 
-/** Numpy broadcasting of static shapes; null where it cannot be decided at build time. */
-export function broadcastShapes(shapes: (Shape | undefined)[]): Shape | undefined {
+/**
+ * Numpy broadcasting of static shapes; null where it cannot be decided at build time.
+ * Throws (naming `where`) when two known dims clash.
+ */
+export function broadcastShapes(shapes: (Shape | undefined)[], where?: string): Shape | undefined {
   if (shapes.some((s) => s === undefined)) return undefined;
   const rank = Math.max(...shapes.map((s) => s!.length));
   const out: Dim[] = [];
@@ -67,7 +71,14 @@ export function broadcastShapes(shapes: (Shape | undefined)[]): Shape | undefine
       const e = s![j];
       if (e === 1) continue;
       if (d === 1) d = e;
-      else if (d !== e) d = null;
+      else if (d !== e) {
+        if (where && typeof d === "number" && typeof e === "number") {
+          throw new GraphError(
+            `${where}: shape clash: cannot broadcast ${shapes.map(fmt).join(" with ")}`,
+          );
+        }
+        d = null;
+      }
     }
     out.push(d);
   }
@@ -84,7 +95,16 @@ function constInts(g: Graph, v: Value | undefined): number[] | undefined {
   return t ? Array.from(t.data as ArrayLike<number | bigint>, Number) : undefined;
 }
 
+const fmt = (s: Shape | undefined) => (s ? `[${s.map((d) => d ?? "?").join(", ")}]` : "[?]");
+
+function clash(where: string, a: Dim | undefined, b: Dim | undefined, what: string): void {
+  if (typeof a === "number" && typeof b === "number" && a !== b) {
+    throw new GraphError(`${where}: shape clash: ${what} (${a} vs ${b})`);
+  }
+}
+
 export function inferShape(
+  where: string,
   g: Graph,
   op: string,
   ins: (Value | undefined)[],
@@ -93,19 +113,25 @@ export function inferShape(
 ): Out {
   const s0 = ins[0]?.shape;
   if (UNARY.has(op)) return [s0];
-  if (ELEMENTWISE.has(op)) return [broadcastShapes(ins.filter((v) => v).map((v) => v!.shape))];
+  if (ELEMENTWISE.has(op)) {
+    return [broadcastShapes(ins.filter((v) => v).map((v) => v!.shape), where)];
+  }
   switch (op) {
     case "MatMul": {
       const [a, b] = [s0, ins[1]?.shape];
       if (!a || !b || a.length < 2 || b.length < 2) return [undefined];
-      const batch = broadcastShapes([a.slice(0, -2), b.slice(0, -2)]);
+      clash(where, a[a.length - 1], b[b.length - 2], `MatMul inner dims of ${fmt(a)} x ${fmt(b)}`);
+      const batch = broadcastShapes([a.slice(0, -2), b.slice(0, -2)], where);
       return [batch && [...batch, a[a.length - 2], b[b.length - 1]]];
     }
     case "Gemm": {
       const [a, b] = [s0, ins[1]?.shape];
       if (!a || !b) return [undefined];
-      const m = int(attrs.get("transA"), 0) ? a[1] : a[0];
-      const n = int(attrs.get("transB"), 0) ? b[0] : b[1];
+      const tA = int(attrs.get("transA"), 0);
+      const tB = int(attrs.get("transB"), 0);
+      const [m, ka] = tA ? [a[1], a[0]] : [a[0], a[1]];
+      const [kb, n] = tB ? [b[1], b[0]] : [b[0], b[1]];
+      clash(where, ka, kb, `Gemm inner dims of ${fmt(a)} x ${fmt(b)}`);
       return [[m, n]];
     }
     case "Transpose": {
@@ -171,6 +197,10 @@ export function inferShape(
       const shapes = ins.map((v) => v?.shape);
       if (shapes.some((s) => !s)) return [undefined];
       const ax = norm(int(attrs.get("axis"), 0), shapes[0]!.length);
+      for (const s of shapes) {
+        if (s!.length !== shapes[0]!.length) throw new GraphError(`${where}: rank clash in Concat`);
+        s!.forEach((d, i) => i !== ax && clash(where, d, shapes[0]![i], `Concat dim ${i}`));
+      }
       const out = [...shapes[0]!];
       out[ax] = shapes.reduce<Dim>((acc, s) => {
         const d = s![ax];

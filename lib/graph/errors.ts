@@ -1,0 +1,4 @@
+/** A structural mistake found while building a graph; the message names the node. */
+export class GraphError extends Error {
+  override name = "GraphError";
+}

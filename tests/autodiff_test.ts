@@ -1,0 +1,322 @@
+import assert from "node:assert/strict";
+import { Graph } from "../lib/graph/builder.ts";
+import { tensor } from "../lib/graph/tensor.ts";
+import { grad } from "../lib/autodiff/grad.ts";
+import { RULES } from "../lib/autodiff/rules.ts";
+import { type Build, gradCheck, rand } from "./support/gradcheck.ts";
+
+const TOL = 1e-6;
+
+interface Case {
+  name: string;
+  inputs: Record<string, ReturnType<typeof rand> | ReturnType<typeof tensor>>;
+  build: Build;
+  symbolic?: Record<string, (string | number)[]>;
+  wrt?: string[];
+}
+
+const pos = (dims: number[], seed: number) => rand(dims, seed, [0.5, 2]);
+const i64 = (dims: number[], xs: number[]) => tensor("int64", dims, xs);
+
+const CASES: Case[] = [
+  // Elementwise, with broadcasting in both directions.
+  {
+    name: "Add [3,4]+[4]",
+    inputs: { a: rand([3, 4], 1), b: rand([4], 2) },
+    build: (g, v) => g.op.Add(v.a, v.b),
+  },
+  {
+    name: "Add [3,1]+[1,4]",
+    inputs: { a: rand([3, 1], 1), b: rand([1, 4], 2) },
+    build: (g, v) => g.op.Add(v.a, v.b),
+  },
+  {
+    name: "Sub [2,3,4]-[3,1]",
+    inputs: { a: rand([2, 3, 4], 1), b: rand([3, 1], 2) },
+    build: (g, v) => g.op.Sub(v.a, v.b),
+  },
+  {
+    name: "Mul [2,3]*[2,3]",
+    inputs: { a: rand([2, 3], 1), b: rand([2, 3], 2) },
+    build: (g, v) => g.op.Mul(v.a, v.b),
+  },
+  {
+    name: "Mul scalar*[2,3]",
+    inputs: { a: rand([], 1), b: rand([2, 3], 2) },
+    build: (g, v) => g.op.Mul(v.a, v.b),
+  },
+  {
+    name: "Div [3,4]/[4]",
+    inputs: { a: rand([3, 4], 1), b: pos([4], 2) },
+    build: (g, v) => g.op.Div(v.a, v.b),
+  },
+  {
+    name: "Mul broadcast with symbolic dims (in-graph unbroadcast)",
+    inputs: { a: rand([3, 4], 1), b: rand([3, 1], 2) },
+    symbolic: { a: ["batch", 4], b: ["batch", 1] },
+    build: (g, v) => g.op.Mul(v.a, v.b),
+  },
+  {
+    name: "Add broadcast with unknown ranks",
+    inputs: { a: rand([2, 3, 4], 1), b: rand([4], 2) },
+    symbolic: { a: ["n", "m", 4], b: ["k"] },
+    build: (g, v) => g.op.Add(v.a, v.b),
+  },
+  { name: "Neg", inputs: { x: rand([5], 1) }, build: (g, v) => g.op.Neg(v.x) },
+  { name: "Relu", inputs: { x: rand([6, 3], 3) }, build: (g, v) => g.op.Relu(v.x) },
+  { name: "Exp", inputs: { x: rand([5], 1) }, build: (g, v) => g.op.Exp(v.x) },
+  { name: "Log", inputs: { x: pos([5], 1) }, build: (g, v) => g.op.Log(v.x) },
+  { name: "Sqrt", inputs: { x: pos([5], 1) }, build: (g, v) => g.op.Sqrt(v.x) },
+  { name: "Pow x^2", inputs: { x: rand([5], 1) }, build: (g, v) => g.op.Pow(v.x, 2) },
+  { name: "Pow x^3", inputs: { x: rand([5], 1) }, build: (g, v) => g.op.Pow(v.x, 3) },
+  { name: "Pow x^-1.5", inputs: { x: pos([5], 1) }, build: (g, v) => g.op.Pow(v.x, -1.5) },
+  { name: "Tanh", inputs: { x: rand([5], 1) }, build: (g, v) => g.op.Tanh(v.x) },
+  { name: "Sigmoid", inputs: { x: rand([5], 1) }, build: (g, v) => g.op.Sigmoid(v.x) },
+  {
+    name: "Sin/Cos",
+    inputs: { x: rand([5], 1) },
+    build: (g, v) => g.op.Mul(g.op.Sin(v.x), g.op.Cos(v.x)),
+  },
+  { name: "Abs", inputs: { x: rand([5], 4) }, build: (g, v) => g.op.Abs(v.x) },
+  { name: "Reciprocal", inputs: { x: pos([5], 1) }, build: (g, v) => g.op.Reciprocal(v.x) },
+  {
+    name: "Sum (variadic)",
+    inputs: { a: rand([2, 3], 1), b: rand([3], 2) },
+    build: (g, v) => g.op.Sum(v.a, v.b, v.a),
+  },
+  { name: "Identity", inputs: { x: rand([4], 1) }, build: (g, v) => g.op.Identity(v.x) },
+  {
+    name: "Cast f64->f64",
+    inputs: { x: rand([4], 1) },
+    build: (g, v) => g.op.Cast(v.x, "float64"),
+  },
+  // Linear algebra.
+  {
+    name: "MatMul 2D",
+    inputs: { a: rand([3, 4], 1), b: rand([4, 5], 2) },
+    build: (g, v) => g.op.MatMul(v.a, v.b),
+  },
+  {
+    name: "MatMul [2,3,4]x[4,5]",
+    inputs: { a: rand([2, 3, 4], 1), b: rand([4, 5], 2) },
+    build: (g, v) => g.op.MatMul(v.a, v.b),
+  },
+  {
+    name: "MatMul batched [2,3,4]x[2,4,5]",
+    inputs: { a: rand([2, 3, 4], 1), b: rand([2, 4, 5], 2) },
+    build: (g, v) => g.op.MatMul(v.a, v.b),
+  },
+  {
+    name: "MatMul batch broadcast [2,1,3,4]x[3,4,2]",
+    inputs: { a: rand([2, 1, 3, 4], 1), b: rand([3, 4, 2], 2) },
+    build: (g, v) => g.op.MatMul(v.a, v.b),
+  },
+  ...[0, 1].flatMap((tA) =>
+    [0, 1].map((tB): Case => ({
+      name: `Gemm transA=${tA} transB=${tB} alpha/beta, bias [5]`,
+      inputs: {
+        a: rand(tA ? [4, 3] : [3, 4], 1),
+        b: rand(tB ? [5, 4] : [4, 5], 2),
+        c: rand([5], 3),
+      },
+      build: (g, v) =>
+        g.op.Gemm(v.a, v.b, v.c, {
+          transA: tA as 0 | 1,
+          transB: tB as 0 | 1,
+          alpha: 0.7,
+          beta: 1.3,
+        }),
+    }))
+  ),
+  {
+    name: "Gemm bias [3,1]",
+    inputs: { a: rand([3, 4], 1), b: rand([4, 5], 2), c: rand([3, 1], 3) },
+    build: (g, v) => g.op.Gemm(v.a, v.b, v.c),
+  },
+  // Reductions and normalizations.
+  {
+    name: "Softmax axis -1",
+    inputs: { x: rand([3, 4], 1) },
+    build: (g, v) => g.op.Softmax(v.x, -1),
+  },
+  { name: "Softmax axis 0", inputs: { x: rand([3, 4], 1) }, build: (g, v) => g.op.Softmax(v.x, 0) },
+  { name: "LogSoftmax", inputs: { x: rand([3, 4], 1) }, build: (g, v) => g.op.LogSoftmax(v.x, 1) },
+  {
+    name: "ReduceSum all",
+    inputs: { x: rand([3, 4], 1) },
+    build: (g, v) => g.op.ReduceSum(v.x, undefined, 0),
+  },
+  {
+    name: "ReduceSum axes [1] keepdims 0",
+    inputs: { x: rand([3, 4, 2], 1) },
+    build: (g, v) => g.op.ReduceSum(v.x, [1], 0),
+  },
+  {
+    name: "ReduceSum axes [0,2] keepdims 1",
+    inputs: { x: rand([3, 4, 2], 1) },
+    build: (g, v) => g.op.ReduceSum(v.x, [0, 2], 1),
+  },
+  {
+    name: "ReduceMean axes [1]",
+    inputs: { x: rand([3, 4], 1) },
+    build: (g, v) => g.op.ReduceMean(v.x, [1], 0),
+  },
+  {
+    name: "ReduceMean with symbolic dims",
+    inputs: { x: rand([3, 4], 1) },
+    symbolic: { x: ["batch", 4] },
+    build: (g, v) => g.op.ReduceMean(v.x, [0], 1),
+  },
+  // Shape ops.
+  { name: "Reshape", inputs: { x: rand([3, 4], 1) }, build: (g, v) => g.op.Reshape(v.x, [2, 6]) },
+  {
+    name: "Transpose",
+    inputs: { x: rand([2, 3, 4], 1) },
+    build: (g, v) => g.op.Transpose(v.x, [2, 0, 1]),
+  },
+  { name: "Unsqueeze", inputs: { x: rand([3, 4], 1) }, build: (g, v) => g.op.Unsqueeze(v.x, [1]) },
+  { name: "Squeeze", inputs: { x: rand([3, 1, 4], 1) }, build: (g, v) => g.op.Squeeze(v.x, [1]) },
+  {
+    name: "Concat axis 1",
+    inputs: { a: rand([2, 3], 1), b: rand([2, 1], 2), c: rand([2, 2], 3) },
+    build: (g, v) => g.op.Concat([v.a, v.b, v.c], 1),
+  },
+  {
+    name: "Concat with symbolic sizes",
+    inputs: { a: rand([2, 3], 1), b: rand([2, 1], 2) },
+    symbolic: { a: [2, "n"], b: [2, "m"] },
+    build: (g, v) => g.op.Concat([v.a, v.b], 1),
+  },
+  {
+    name: "Slice",
+    inputs: { x: rand([4, 5], 1) },
+    build: (g, v) => g.op.Slice(v.x, [1, 0], [3, 5]),
+  },
+  {
+    name: "Slice negative bounds, step 2",
+    inputs: { x: rand([4, 7], 1) },
+    build: (g, v) => g.op.Slice(v.x, [-6], [100], [1], [2]),
+  },
+  { name: "Expand", inputs: { x: rand([3, 1], 1) }, build: (g, v) => g.op.Expand(v.x, [2, 3, 4]) },
+  // Indexing.
+  {
+    name: "Gather axis 0 with repeats",
+    inputs: { x: rand([4, 3], 1), i: i64([5], [0, 2, 2, 3, 0]) },
+    build: (g, v) => g.op.Gather(v.x, v.i, 0),
+  },
+  {
+    name: "Gather axis 1, 2-D indices",
+    inputs: { x: rand([2, 4, 3], 1), i: i64([2, 2], [3, 1, 1, 0]) },
+    build: (g, v) => g.op.Gather(v.x, v.i, 1),
+  },
+  {
+    name: "GatherElements axis 1",
+    inputs: { x: rand([3, 4], 1), i: i64([3, 2], [0, 3, 1, 1, 2, 0]) },
+    build: (g, v) => g.op.GatherElements(v.x, v.i, 1),
+  },
+  {
+    name: "ScatterElements (data and updates)",
+    inputs: { x: rand([3, 4], 1), i: i64([3, 2], [0, 3, 1, 2, 2, 0]), u: rand([3, 2], 2) },
+    build: (g, v) => g.op.ScatterElements(v.x, v.i, v.u, 1),
+  },
+  {
+    name: "ScatterElements add",
+    inputs: { x: rand([3, 4], 1), i: i64([3, 2], [0, 0, 1, 2, 2, 2]), u: rand([3, 2], 2) },
+    build: (g, v) => g.op.ScatterElements(v.x, v.i, v.u, 1, "add"),
+  },
+  {
+    name: "Where with broadcasting",
+    inputs: { a: rand([3, 4], 1), b: rand([4], 2) },
+    build: (g, v) => g.op.Where(g.op.Greater(v.a, 0), v.a, v.b),
+  },
+  {
+    name: "TopK values",
+    inputs: { x: rand([3, 6], 5) },
+    build: (g, v) => g.op.TopK(v.x, 3, -1)[0],
+  },
+  // Composite: 2-layer MLP with softmax output.
+  {
+    name: "2-layer MLP with softmax",
+    inputs: {
+      x: rand([5, 4], 1),
+      w1: rand([4, 6], 2),
+      b1: rand([6], 3),
+      w2: rand([6, 3], 4),
+      b2: rand([3], 5),
+    },
+    wrt: ["w1", "b1", "w2", "b2"],
+    build: (g, v) => {
+      const { op } = g;
+      const h = op.Tanh(op.Add(op.MatMul(v.x, v.w1), v.b1));
+      const z = op.Gemm(h, v.w2, v.b2);
+      return op.Softmax(op.Mul(op.Relu(z), z), -1);
+    },
+  },
+];
+
+for (const c of CASES) {
+  Deno.test(`grad ${c.name}`, async () => {
+    const err = await gradCheck(c.inputs, c.build, { symbolic: c.symbolic, wrt: c.wrt });
+    assert.ok(err < TOL, `${c.name}: normalized error ${err.toExponential(2)} >= ${TOL}`);
+  });
+}
+
+Deno.test("the gradient check detects a wrong rule", async () => {
+  const right = RULES.Exp;
+  RULES.Exp = (c, n, [gy]) => [c.op.Mul(c.op.Mul(gy!, n.outputs[0]), 1.001)];
+  try {
+    const err = await gradCheck({ x: rand([4], 1) }, (g, v) => g.op.Exp(v.x));
+    assert.ok(err > 5e-4, `a 0.1% wrong rule went unnoticed (error ${err})`);
+  } finally {
+    RULES.Exp = right;
+  }
+});
+
+Deno.test("missing rule: a clear error naming the op and the path", () => {
+  const g = new Graph("t");
+  const w = g.input("w", "float64", [3]);
+  const h = g.op.Exp(w);
+  const m = g.op.ReduceMax(h, [0], 0);
+  const loss = g.op.Mul(m, 2);
+  assert.throws(
+    () => grad(g, loss, [w]),
+    (e: Error) =>
+      /no gradient rule for op 'ReduceMax'/.test(e.message) &&
+      /w -> Exp -> ReduceMax/.test(e.message),
+  );
+});
+
+Deno.test("unreachable parameter gets explicit zeros; non-scalar loss is rejected", () => {
+  const g = new Graph("t");
+  const a = g.input("a", "float64", [3]);
+  const b = g.input("b", "float64", [2, 2]);
+  const loss = g.op.ReduceSum(g.op.Exp(a), undefined, 0);
+  const [ga, gb] = grad(g, loss, [a, b]);
+  assert.equal(ga.dtype, "float64");
+  assert.equal(gb.producer?.opType, "ConstantOfShape");
+  assert.throws(() => grad(g, g.op.Exp(a), [a]), /must be a scalar/);
+});
+
+Deno.test("gradient nodes reuse forward values (no recomputation)", () => {
+  const g = new Graph("t");
+  const x = g.input("x", "float64", [3]);
+  const y = g.op.Exp(g.op.Tanh(x));
+  const loss = g.op.ReduceSum(y, undefined, 0);
+  const before = g.nodes.length;
+  grad(g, loss, [x]);
+  const added = g.nodes.slice(before).map((n) => n.opType);
+  assert.ok(!added.includes("Exp") && !added.includes("Tanh"), `recomputed: ${added.join(",")}`);
+});
+
+Deno.test("shape clash and dtype clash are reported when building, naming the node", () => {
+  const g = new Graph("t");
+  const a = g.input("a", "float32", [3, 4]);
+  const b = g.input("b", "float32", [5]);
+  const c = g.input("c", "float64", [3, 4]);
+  assert.throws(() => g.op.Add(a, b), /node Add.*shape clash/);
+  assert.throws(() => g.op.MatMul(a, a), /node MatMul.*shape clash: MatMul inner dims/);
+  assert.throws(() => g.op.Mul(a, c), /node Mul.*dtype clash/);
+  assert.throws(() => g.node("Gemm", [a, a], { alpha: [1] }), /attribute 'alpha' must be float/);
+  assert.throws(() => g.node("Softmax", [a], { axes: 1 }), /unknown attribute 'axes'/);
+  assert.throws(() => new Graph("o").op.Neg(a), /dangling value/);
+});
