@@ -293,7 +293,7 @@ export class Graph {
               `${where}: input ${i} ('${x.name}') must be ${slot.type}, got ${x.dtype}`,
             );
           }
-        } else {
+        } else if (slot.type !== "*") {
           const prev = bound.get(slot.type);
           if (prev && prev !== x.dtype) {
             throw new GraphError(

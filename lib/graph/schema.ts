@@ -8,8 +8,8 @@
 export type AttrType = "float" | "int" | "string" | "floats" | "ints" | "tensor" | "graph";
 
 /**
- * An input slot: a type variable ("T", "U", "I") that must agree across slots, or a fixed
- * dtype. Suffix "?" = optional, "..." = variadic (one or more).
+ * An input slot: a type variable ("T", "U", "I") that must agree across slots, a fixed
+ * dtype, or "*" (any dtype, unconstrained). Suffix "?" = optional, "..." = variadic (one or more).
  */
 export type InSlot = string;
 /** An output slot: a type variable, a fixed dtype, or "attr:NAME" (dtype from an attribute). */
@@ -148,7 +148,7 @@ export const SCHEMAS: Record<string, OpSchema> = {
   ConstantOfShape: { inputs: ["int64"], outputs: ["attr:value"], attrs: { value: "tensor" } },
   RandomNormal: random(["mean", "scale"]),
   RandomUniform: random(["low", "high"]),
-  Loop: { inputs: ["int64?", "bool?", "V..."], outputs: ["graph"], attrs: { body: "graph" } },
+  Loop: { inputs: ["int64?", "bool?", "*..."], outputs: ["graph"], attrs: { body: "graph" } },
   If: {
     inputs: ["bool"],
     outputs: ["graph"],

@@ -1,0 +1,180 @@
+/**
+ * Compiles a training program: ONE ONNX model whose single run() performs N optimizer steps
+ * inside an ONNX Loop. Parameters, optimizer state and the step counter are loop-carried; the
+ * batch is either fed as an [N, ...] tensor (host-generated, deterministic everywhere) or drawn
+ * in the graph by RandomNormal. Returns the new state and the N per-step losses.
+ */
+import { Graph, type Value } from "../graph/builder.ts";
+import type { FloatDType } from "../graph/dtype.ts";
+import type { HostTensor } from "../graph/tensor.ts";
+import { grad } from "../autodiff/grad.ts";
+import { type Optimizer, optimizerStep, type StepContext } from "../optim/optimizer.ts";
+import { groupLr } from "../optim/groups.ts";
+import { scheduledLr, type ScheduleSpec } from "../optim/schedule.ts";
+
+/** A trainable tensor and its parameter group (index into the runtime `lrs` input). */
+export interface ParamSpec {
+  name: string;
+  init: HostTensor;
+  group?: number;
+}
+
+/** A per-step batch tensor, fed by the caller as [N, ...dims]. */
+export interface FedBatch {
+  kind: "fed";
+  name: string;
+  dtype: FloatDType;
+  dims: readonly number[];
+}
+
+/**
+ * A per-step batch tensor drawn inside the graph (onnxruntime's RandomNormal). Fast, but its
+ * stream depends on the session's history: use "fed" where bit-exact resumption matters.
+ */
+export interface RandomBatch {
+  kind: "normal";
+  name: string;
+  dims: readonly number[];
+  seed: number;
+  std?: number;
+}
+
+export type BatchInput = FedBatch | RandomBatch;
+
+/** Builds the scalar loss of one step from the current parameters and this step's batch. */
+export type LossFn = (
+  g: Graph,
+  params: Record<string, Value>,
+  batch: Record<string, Value>,
+) => Value;
+
+export interface TrainProgramSpec {
+  dtype: FloatDType;
+  params: readonly ParamSpec[];
+  batch: readonly BatchInput[];
+  loss: LossFn;
+  optimizer: Optimizer;
+  schedule: ScheduleSpec;
+  /** Number of parameter groups, i.e. the length of the `lrs` input (default 1). */
+  groups?: number;
+}
+
+/** Names of the program's inputs and outputs, so the runtime can feed and read state. */
+export interface ProgramIO {
+  steps: string;
+  step: string;
+  lrs: string;
+  params: { name: string; input: string; output: string }[];
+  state: { param: string; key: string; input: string; output: string }[];
+  batch: { name: string; input: string }[];
+  stepOut: string;
+  losses: string;
+}
+
+export const paramInput = (n: string) => `param.${n}`;
+const stateInput = (p: string, k: string) => `opt.${p}.${k}`;
+
+export function buildTrainProgram(spec: TrainProgramSpec): { graph: Graph; io: ProgramIO } {
+  validate(spec);
+  const g = new Graph("train");
+  const dt = spec.dtype;
+  const steps = g.input("steps", "int64", []);
+  const step0 = g.input("step", "int64", []);
+  const lrs = g.input("lrs", dt, [spec.groups ?? 1]);
+  const params = spec.params.map((p) => g.input(paramInput(p.name), dt, p.init.dims));
+  const stateKeys = spec.params.map((p) => Object.keys(spec.optimizer.initState(p.init)));
+  const states = spec.params.flatMap((p, i) =>
+    stateKeys[i].map((k) => g.input(stateInput(p.name, k), dt, p.init.dims))
+  );
+  const fed = spec.batch.filter((b): b is FedBatch => b.kind === "fed");
+  const fedInputs = fed.map((b) => g.input(`batch.${b.name}`, b.dtype, ["steps", ...b.dims]));
+
+  const outs = g.loop(steps, [step0, ...params, ...states], (body, iter, carried) => {
+    const [step, ...rest] = carried;
+    const pVals = rest.slice(0, params.length);
+    const sVals = rest.slice(params.length);
+    const batch: Record<string, Value> = {};
+    fed.forEach((b, i) => (batch[b.name] = body.op.Gather(fedInputs[i], iter, 0)));
+    for (const b of spec.batch) {
+      if (b.kind === "normal") {
+        batch[b.name] = body.op.RandomNormal([...b.dims], {
+          dtype: dt,
+          seed: b.seed,
+          scale: b.std,
+        });
+      }
+    }
+    const named = Object.fromEntries(spec.params.map((p, i) => [p.name, pVals[i]]));
+    const loss = spec.loss(body, named, batch);
+    if (loss.dtype !== dt) {
+      throw new Error(`loss: dtype ${loss.dtype} differs from program dtype ${dt}`);
+    }
+    const grads = grad(body, loss, pVals);
+    const t = optimizerStep(body, step, dt);
+    // Schedule all group lrs at once, and share one context per group so the optimizer's
+    // per-step scalars are built once per group, not once per parameter.
+    const now = scheduledLr(body, spec.schedule, lrs, step);
+    const ctxs = new Map<number, StepContext>();
+    const ctxOf = (gi: number) => {
+      if (!ctxs.has(gi)) ctxs.set(gi, { lr: groupLr(body, now, gi), step: t });
+      return ctxs.get(gi)!;
+    };
+    const newParams: Value[] = [];
+    const newStates: Value[] = [];
+    let si = 0;
+    spec.params.forEach((p, i) => {
+      const st = Object.fromEntries(stateKeys[i].map((k) => [k, sVals[si++]]));
+      const res = spec.optimizer.update(body, pVals[i], grads[i], st, ctxOf(p.group ?? 0));
+      newParams.push(res.param);
+      for (const k of stateKeys[i]) newStates.push(res.state[k]);
+    });
+    return { carried: [body.op.Add(step, 1n), ...newParams, ...newStates], scans: [loss] };
+  });
+
+  const stepOut = g.output(outs[0], "step_out");
+  const paramOuts = params.map((_, i) =>
+    g.output(outs[1 + i], `${paramInput(spec.params[i].name)}.out`)
+  );
+  const stateOuts = states.map((s, i) => g.output(outs[1 + params.length + i], `${s.name}.out`));
+  const losses = g.output(outs[outs.length - 1], "losses");
+
+  const io: ProgramIO = {
+    steps: steps.name,
+    step: step0.name,
+    lrs: lrs.name,
+    params: spec.params.map((p, i) => ({
+      name: p.name,
+      input: params[i].name,
+      output: paramOuts[i].name,
+    })),
+    state: spec.params.flatMap((p, i) =>
+      stateKeys[i].map((k) => ({ param: p.name, key: k, input: stateInput(p.name, k), output: "" }))
+    ),
+    batch: fed.map((b, i) => ({ name: b.name, input: fedInputs[i].name })),
+    stepOut: stepOut.name,
+    losses: losses.name,
+  };
+  io.state.forEach((s, i) => (s.output = stateOuts[i].name));
+  return { graph: g, io };
+}
+
+function validate(spec: TrainProgramSpec): void {
+  const seen = new Set<string>();
+  const groups = spec.groups ?? 1;
+  for (const p of spec.params) {
+    if (seen.has(p.name)) throw new Error(`params: duplicate parameter name '${p.name}'`);
+    seen.add(p.name);
+    if (p.init.dtype !== spec.dtype) {
+      throw new Error(
+        `params.${p.name}: dtype ${p.init.dtype} differs from program dtype ${spec.dtype}`,
+      );
+    }
+    const gi = p.group ?? 0;
+    if (!Number.isInteger(gi) || gi < 0 || gi >= groups) {
+      throw new Error(
+        `params.${p.name}.group: must be an integer in [0, ${groups - 1}], got ${gi}`,
+      );
+    }
+  }
+  if (spec.params.length === 0) throw new Error("params: at least one parameter is required");
+}
