@@ -1,0 +1,273 @@
+/**
+ * Configurations of the models: the (m, k, w, d)-MoE layer of paper A and the deep L-E-MoE of
+ * paper B, with defaults, validation (one-line errors naming the field and the allowed values)
+ * and the `16e8a` shorthand.
+ */
+
+export const GATES = ["softmax-topk", "equal", "softmax-all"] as const;
+/**
+ * How the k selected experts are weighted:
+ * - `softmax-topk`: softmax over the k selected scores (the authors' training code);
+ * - `equal`: weight 1 for each selected expert (the paper's eq. 2.2; the router gets no gradient);
+ * - `softmax-all`: softmax over all m scores, keep the selected k (no renormalization).
+ */
+export type Gate = typeof GATES[number];
+
+export const ACTIVATIONS = ["relu", "linear", "constant", "gelu"] as const;
+/**
+ * The expert nonlinearity. `constant` is the paper's sigma(t) = 1 (seed 002, section 3.1): an
+ * expert then outputs the constant vector A_j 1 + e_j whatever its input, and B_j, c_j get no
+ * gradient. `gelu` is the exact (erf) form.
+ */
+export type Activation = typeof ACTIVATIONS[number];
+
+export const STRATEGIES = ["dense", "sparse", "auto"] as const;
+/** How the layer is computed: all experts masked (`dense`), per-expert dispatch (`sparse`). */
+export type Strategy = typeof STRATEGIES[number];
+
+/** An (m, k, w, d)-MoE layer: m experts, k active, expert width w, dIn -> dOut. */
+export interface MoeLayerConfig {
+  /** Number of experts. */
+  m: number;
+  /** Active experts per token, 1 <= k <= m. */
+  k: number;
+  /** Hidden width of each expert. */
+  w: number;
+  dIn: number;
+  dOut: number;
+  gate: Gate;
+  activation: Activation;
+  /** Router bias b in s(x) = R x + b. */
+  routerBias: boolean;
+  /** Expert biases c_j (hidden) and e_j (output); the authors' code has them. */
+  expertBias: boolean;
+  strategy: Strategy;
+}
+
+/** What a caller must give; the rest defaults as in `MOE_DEFAULTS` (dOut defaults to dIn). */
+export type MoeLayerInput =
+  & Pick<MoeLayerConfig, "m" | "k" | "w" | "dIn">
+  & Partial<Omit<MoeLayerConfig, "m" | "k" | "w" | "dIn">>;
+
+/** Defaults: the authors' teacher (softmax-topk, relu, no router bias, expert biases). */
+export const MOE_DEFAULTS = {
+  gate: "softmax-topk",
+  activation: "relu",
+  routerBias: false,
+  expertBias: true,
+  strategy: "auto",
+} as const satisfies Partial<MoeLayerConfig>;
+
+/** A complete, validated layer config from the required fields plus overrides. */
+export function moeConfig(input: MoeLayerInput): MoeLayerConfig {
+  const c: MoeLayerConfig = { ...MOE_DEFAULTS, dOut: input.dIn, ...input };
+  validateMoeConfig(c);
+  return c;
+}
+
+function posInt(field: string, v: unknown): void {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
+    throw new Error(`${field}: must be an integer >= 1, got ${String(v)}`);
+  }
+}
+
+function oneOf(field: string, v: unknown, allowed: readonly string[]): void {
+  if (typeof v !== "string" || !allowed.includes(v)) {
+    throw new Error(
+      `${field}: unknown value ${JSON.stringify(v)} (allowed: ${allowed.join(", ")})`,
+    );
+  }
+}
+
+function bool(field: string, v: unknown): void {
+  if (typeof v !== "boolean") throw new Error(`${field}: must be true or false, got ${String(v)}`);
+}
+
+/** Throws a one-line Error naming the first bad field of a layer config. */
+export function validateMoeConfig(c: MoeLayerConfig): void {
+  posInt("m", c.m);
+  if (typeof c.k !== "number" || !Number.isInteger(c.k) || c.k < 1 || c.k > c.m) {
+    throw new Error(`k: must be an integer between 1 and m (=${c.m}), got ${String(c.k)}`);
+  }
+  posInt("w", c.w);
+  posInt("dIn", c.dIn);
+  posInt("dOut", c.dOut);
+  oneOf("gate", c.gate, GATES);
+  oneOf("activation", c.activation, ACTIVATIONS);
+  bool("routerBias", c.routerBias);
+  bool("expertBias", c.expertBias);
+  oneOf("strategy", c.strategy, STRATEGIES);
+}
+
+/** `16e8a` -> { m: 16, k: 8 }. */
+export function parseShorthand(s: string): { m: number; k: number } {
+  const hit = /^(\d+)e(\d+)a$/.exec(s.trim());
+  if (!hit) throw new Error(`shorthand: expected '<m>e<k>a' such as '16e8a', got '${s}'`);
+  const m = Number(hit[1]);
+  const k = Number(hit[2]);
+  if (m < 1 || k < 1 || k > m) {
+    throw new Error(`shorthand: need 1 <= k <= m, got '${s}' (m=${m}, k=${k})`);
+  }
+  return { m, k };
+}
+
+/** { m: 16, k: 8 } -> `16e8a`. */
+export function shorthand(m: number, k: number): string {
+  posInt("m", m);
+  posInt("k", k);
+  return `${m}e${k}a`;
+}
+
+/**
+ * The paper-A setting for m experts, k active, dimension d: w = floor(activeNeurons / k)
+ * (authors: teacher 256 active neurons, student 320, so a 6-active student has w = 53).
+ */
+export function presetConfig(
+  m: number,
+  k: number,
+  d: number,
+  opts: { activeNeurons: number } & Partial<Omit<MoeLayerConfig, "m" | "k" | "w">>,
+): MoeLayerConfig {
+  const { activeNeurons, ...rest } = opts;
+  posInt("activeNeurons", activeNeurons);
+  if (!Number.isInteger(k) || k < 1 || k > activeNeurons) {
+    throw new Error(
+      `k: must be an integer between 1 and activeNeurons (=${activeNeurons}), got ${k}`,
+    );
+  }
+  return moeConfig({ m, k, w: Math.floor(activeNeurons / k), dIn: d, dOut: d, ...rest });
+}
+
+/** The authors' teacher: softmax-topk, relu, no router bias, kw = activeNeurons (256). */
+export function teacherConfig(
+  m: number,
+  k: number,
+  d: number,
+  opts: Partial<{ activeNeurons: number } & Omit<MoeLayerConfig, "m" | "k" | "w">> = {},
+): MoeLayerConfig {
+  return presetConfig(m, k, d, { activeNeurons: 256, ...opts });
+}
+
+/** The authors' student: like the teacher with k'w' = activeNeurons (320) active neurons. */
+export function studentConfig(
+  m: number,
+  k: number,
+  d: number,
+  opts: Partial<{ activeNeurons: number } & Omit<MoeLayerConfig, "m" | "k" | "w">> = {},
+): MoeLayerConfig {
+  return presetConfig(m, k, d, { activeNeurons: 320, ...opts });
+}
+
+/**
+ * A deep MoE (paper B's "L-E-MoE"): L MoE layers with E experts each, top-k routing (k = 1 in
+ * the paper), experts are ReLU MLPs with `expertDepth` hidden layers of width `expertWidth`.
+ *
+ * Dimensions: layer 0 maps dIn -> hiddenDim, layers 1..L-2 map hiddenDim -> hiddenDim and the
+ * last layer maps to dOut (a single layer maps dIn -> dOut). dOut = 1 is the scalar-output
+ * case (output shape [B, 1]). With `residual`, a layer whose input and output dimensions agree
+ * adds its input to its output. With `denseBetween`, a dense layer act(W h + b)
+ * (hiddenDim -> hiddenDim) sits between consecutive MoE layers.
+ */
+export interface DeepMoeConfig {
+  dIn: number;
+  dOut: number;
+  /** L: number of MoE layers. */
+  layers: number;
+  /** E: experts per layer. */
+  experts: number;
+  /** Active experts per token and layer. */
+  k: number;
+  /** Hidden layers per expert (1 = the two-layer expert A act(B x + c) + e). */
+  expertDepth: number;
+  expertWidth: number;
+  residual: boolean;
+  denseBetween: boolean;
+  hiddenDim: number;
+  gate: Gate;
+  activation: Activation;
+  routerBias: boolean;
+  expertBias: boolean;
+  strategy: Strategy;
+}
+
+export type DeepMoeInput =
+  & Pick<DeepMoeConfig, "dIn" | "dOut" | "layers" | "experts" | "expertWidth">
+  & Partial<DeepMoeConfig>;
+
+/** Defaults for paper B: top-1, relu, softmax-topk (= gate 1 for top-1), biases everywhere. */
+export const DEEP_DEFAULTS = {
+  k: 1,
+  expertDepth: 1,
+  residual: false,
+  denseBetween: false,
+  gate: "softmax-topk",
+  activation: "relu",
+  routerBias: true,
+  expertBias: true,
+  strategy: "auto",
+} as const satisfies Partial<DeepMoeConfig>;
+
+/** A complete, validated deep config (hiddenDim defaults to expertWidth). */
+export function deepMoeConfig(input: DeepMoeInput): DeepMoeConfig {
+  const c: DeepMoeConfig = { ...DEEP_DEFAULTS, hiddenDim: input.expertWidth, ...input };
+  validateDeepMoeConfig(c);
+  return c;
+}
+
+/** Throws a one-line Error naming the first bad field of a deep config. */
+export function validateDeepMoeConfig(c: DeepMoeConfig): void {
+  posInt("dIn", c.dIn);
+  posInt("dOut", c.dOut);
+  posInt("layers", c.layers);
+  posInt("experts", c.experts);
+  if (typeof c.k !== "number" || !Number.isInteger(c.k) || c.k < 1 || c.k > c.experts) {
+    throw new Error(
+      `k: must be an integer between 1 and experts (=${c.experts}), got ${String(c.k)}`,
+    );
+  }
+  posInt("expertDepth", c.expertDepth);
+  posInt("expertWidth", c.expertWidth);
+  posInt("hiddenDim", c.hiddenDim);
+  bool("residual", c.residual);
+  bool("denseBetween", c.denseBetween);
+  oneOf("gate", c.gate, GATES);
+  oneOf("activation", c.activation, ACTIVATIONS);
+  if (c.denseBetween && c.activation === "constant") {
+    throw new Error(
+      "denseBetween: dense layers cannot use activation 'constant' (allowed: relu, linear, gelu)",
+    );
+  }
+  bool("routerBias", c.routerBias);
+  bool("expertBias", c.expertBias);
+  oneOf("strategy", c.strategy, STRATEGIES);
+}
+
+/** One MoE layer of a deep model, as a layer spec (the shared internal form). */
+export interface MoeLayerSpec extends MoeLayerConfig {
+  /** Hidden layers per expert (1 for paper A's layer). */
+  depth: number;
+}
+
+/** Input/output dimensions of MoE layer `l` of a deep model. */
+export function deepLayerDims(c: DeepMoeConfig, l: number): { dIn: number; dOut: number } {
+  return {
+    dIn: l === 0 ? c.dIn : c.hiddenDim,
+    dOut: l === c.layers - 1 ? c.dOut : c.hiddenDim,
+  };
+}
+
+/** The layer spec of MoE layer `l` of a deep model. */
+export function deepLayerSpec(c: DeepMoeConfig, l: number): MoeLayerSpec {
+  return {
+    m: c.experts,
+    k: c.k,
+    w: c.expertWidth,
+    ...deepLayerDims(c, l),
+    gate: c.gate,
+    activation: c.activation,
+    routerBias: c.routerBias,
+    expertBias: c.expertBias,
+    strategy: c.strategy,
+    depth: c.expertDepth,
+  };
+}

@@ -1,0 +1,53 @@
+/**
+ * The deep MoE of paper B (L-E-MoE): L MoE layers of E experts with top-k routing, optional
+ * residual connections and dense layers in between. See `DeepMoeConfig` for the dimensions.
+ */
+import type { Graph, Value } from "../graph/builder.ts";
+import { deepLayerSpec, type DeepMoeConfig, validateDeepMoeConfig } from "./config.ts";
+import { activate, moeLayerForward, type MoeRoute } from "./moe.ts";
+import { getParam, type ParamValues } from "./params.ts";
+
+export { initDeepMoe } from "./init.ts";
+
+export interface DeepMoeForwardResult {
+  /** Output, [B, dOut] (dOut = 1: the scalar-output case). */
+  y: Value;
+  /** Routing of each MoE layer. */
+  routes: MoeRoute[];
+  /** Strategy built for each MoE layer. */
+  strategies: ("dense" | "sparse")[];
+}
+
+/**
+ * Builds the deep model on x: [B, dIn]. Layer l reads `moe<l>.*` parameters; with
+ * `denseBetween`, h -> act(h @ dense<l>.weight + dense<l>.bias) follows every MoE layer but the
+ * last; with `residual`, a MoE layer whose input and output dimensions agree adds its input.
+ */
+export function deepMoeForward(
+  g: Graph,
+  config: DeepMoeConfig,
+  params: ParamValues,
+  x: Value,
+): DeepMoeForwardResult {
+  validateDeepMoeConfig(config);
+  const { op } = g;
+  const routes: MoeRoute[] = [];
+  const strategies: ("dense" | "sparse")[] = [];
+  let h = x;
+  for (let l = 0; l < config.layers; l++) {
+    const spec = deepLayerSpec(config, l);
+    const r = moeLayerForward(g, spec, params, h, `moe${l}.`);
+    routes.push(r.route);
+    strategies.push(r.strategy);
+    h = config.residual && spec.dIn === spec.dOut ? op.Add(r.y, h) : r.y;
+    if (config.denseBetween && l < config.layers - 1) {
+      const z = op.Gemm(
+        h,
+        getParam(params, "", `dense${l}.weight`),
+        getParam(params, "", `dense${l}.bias`),
+      );
+      h = activate(g, z, config.activation);
+    }
+  }
+  return { y: h, routes, strategies };
+}

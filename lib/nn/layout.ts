@@ -1,0 +1,61 @@
+/**
+ * The parameter layout of an MoE layer, shared by the dense and the sparse strategy, by the
+ * initializers and by the TS reference. Names are relative to a layer prefix such as `moe0.`.
+ *
+ * Mapping to the paper's notation (expert j = A_j act(B_j^T x + c_j) + e_j, B_j in R^{dIn x w},
+ * A_j in R^{dOut x w}, router scores s_j = <r_j, x> + b_j):
+ *
+ * | name              | shape          | contents                                            |
+ * |-------------------|----------------|-----------------------------------------------------|
+ * | `router.weight`   | [dIn, m]       | column j = r_j (so s = x @ W, a plain MatMul)       |
+ * | `router.bias`     | [m]            | b (only with routerBias)                            |
+ * | `experts.w1`      | [dIn, m*w]     | columns j*w .. j*w+w-1 = B_j  (= [B_1 ... B_m])     |
+ * | `experts.b1`      | [m*w]          | entries j*w .. j*w+w-1 = c_j (expertBias)           |
+ * | `experts.wh<i>`   | [m, w, w]      | hidden layer i of expert j (only when depth > 1)    |
+ * | `experts.bh<i>`   | [m, w]         | its bias (expertBias)                               |
+ * | `experts.w2`      | [m*w, dOut]    | rows j*w .. j*w+w-1 = A_j^T                         |
+ * | `experts.b2`      | [m, dOut]      | row j = e_j (expertBias)                            |
+ *
+ * With this layout the dense strategy is x @ w1 + b1 -> act -> (scale by gates) -> @ w2 with no
+ * transposes; the sparse strategy views w1 as [m, dIn, w] (one Reshape and one Transpose of the
+ * weight per forward) and w2 as [m, w, dOut] (a Reshape only), then gathers each tile's expert.
+ */
+import type { MoeLayerSpec } from "./config.ts";
+
+/** What a tensor is, for initialization. */
+export type ParamRole = "router.weight" | "router.bias" | "weight" | "bias";
+
+export interface ParamShape {
+  /** Name relative to the layer prefix. */
+  name: string;
+  dims: number[];
+  /** Inputs feeding one output unit (nn.Linear's fan_in). */
+  fanIn: number;
+  role: ParamRole;
+  /** Which expert matrix: 1 (B), "h" (hidden), 2 (A); undefined for the router. */
+  layer?: 1 | "h" | 2;
+}
+
+/** The tensors of one MoE layer, in a fixed order. */
+export function moeParamShapes(s: MoeLayerSpec): ParamShape[] {
+  const { m, w, dIn, dOut } = s;
+  const out: ParamShape[] = [
+    { name: "router.weight", dims: [dIn, m], fanIn: dIn, role: "router.weight" },
+  ];
+  if (s.routerBias) out.push({ name: "router.bias", dims: [m], fanIn: dIn, role: "router.bias" });
+  out.push({ name: "experts.w1", dims: [dIn, m * w], fanIn: dIn, role: "weight", layer: 1 });
+  if (s.expertBias) {
+    out.push({ name: "experts.b1", dims: [m * w], fanIn: dIn, role: "bias", layer: 1 });
+  }
+  for (let i = 1; i < s.depth; i++) {
+    out.push({ name: `experts.wh${i}`, dims: [m, w, w], fanIn: w, role: "weight", layer: "h" });
+    if (s.expertBias) {
+      out.push({ name: `experts.bh${i}`, dims: [m, w], fanIn: w, role: "bias", layer: "h" });
+    }
+  }
+  out.push({ name: "experts.w2", dims: [m * w, dOut], fanIn: w, role: "weight", layer: 2 });
+  if (s.expertBias) {
+    out.push({ name: "experts.b2", dims: [m, dOut], fanIn: w, role: "bias", layer: 2 });
+  }
+  return out;
+}

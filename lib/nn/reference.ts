@@ -1,0 +1,188 @@
+/**
+ * Plain-TypeScript evaluation of the MoE formulas, token by token in float64 with loops, for
+ * testing the graph code. Reads parameters in the layout of layout.ts.
+ */
+import type { HostTensor } from "../graph/tensor.ts";
+import {
+  type Activation,
+  deepLayerSpec,
+  type DeepMoeConfig,
+  type MoeLayerConfig,
+  type MoeLayerSpec,
+} from "./config.ts";
+import { getTensor, type ParamSet } from "./params.ts";
+
+export interface ReferenceResult {
+  /** [B, dOut] row-major. */
+  y: Float64Array;
+  /** [B, m]. */
+  scores: Float64Array;
+  /** [B, k], decreasing score, ties to the lower index. */
+  indices: Int32Array;
+  /** [B, k]. */
+  gates: Float64Array;
+}
+
+const num = (t: HostTensor): Float64Array => Float64Array.from(t.data as ArrayLike<number>);
+
+function act(z: number, a: Activation): number {
+  switch (a) {
+    case "relu":
+      return Math.max(0, z);
+    case "linear":
+      return z;
+    case "constant":
+      return 1;
+    case "gelu":
+      return 0.5 * z * (1 + erf(z / Math.SQRT2));
+  }
+}
+
+/** erf to ~1e-16 relative: Taylor series near 0, continued fraction for erfc in the tails. */
+export function erf(x: number): number {
+  const ax = Math.abs(x);
+  if (ax < 2.5) {
+    // erf(x) = 2/sqrt(pi) * sum_n (-1)^n x^(2n+1) / (n! (2n+1))
+    let term = ax;
+    let sum = ax;
+    for (let n = 1; n < 200; n++) {
+      term *= -ax * ax / n;
+      const add = term / (2 * n + 1);
+      sum += add;
+      if (Math.abs(add) < 1e-17 * Math.abs(sum)) break;
+    }
+    return Math.sign(x) * (2 / Math.sqrt(Math.PI)) * sum;
+  }
+  // erfc(x) = exp(-x^2)/sqrt(pi) * 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + 2/(x + ...)))))
+  let f = ax;
+  for (let n = 60; n >= 1; n--) f = ax + (n / 2) / f;
+  const erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / f;
+  return Math.sign(x) * (1 - erfc);
+}
+
+/** Indices of the k largest entries of `s`, largest first, ties to the lower index. */
+export function topK(s: ArrayLike<number>, k: number): number[] {
+  const idx = Array.from({ length: s.length }, (_, i) => i);
+  idx.sort((a, b) => (s[b] - s[a]) || (a - b));
+  return idx.slice(0, k);
+}
+
+/** Reference forward of one layer spec on x ([B, dIn] row-major). */
+export function moeLayerReference(
+  s: MoeLayerSpec,
+  params: ParamSet,
+  x: ArrayLike<number>,
+  prefix: string,
+): ReferenceResult {
+  const { m, k, w, dIn, dOut } = s;
+  const B = x.length / dIn;
+  if (!Number.isInteger(B)) throw new Error(`x: length ${x.length} is not a multiple of ${dIn}`);
+  const get = (name: string) => num(getTensor(params, prefix, name));
+  const R = get("router.weight");
+  const rb = s.routerBias ? get("router.bias") : undefined;
+  const W1 = get("experts.w1");
+  const W2 = get("experts.w2");
+  const b1 = s.expertBias ? get("experts.b1") : undefined;
+  const b2 = s.expertBias ? get("experts.b2") : undefined;
+  const Wh: Float64Array[] = [];
+  const bh: (Float64Array | undefined)[] = [];
+  for (let i = 1; i < s.depth; i++) {
+    Wh.push(get(`experts.wh${i}`));
+    bh.push(s.expertBias ? get(`experts.bh${i}`) : undefined);
+  }
+  const out: ReferenceResult = {
+    y: new Float64Array(B * dOut),
+    scores: new Float64Array(B * m),
+    indices: new Int32Array(B * k),
+    gates: new Float64Array(B * k),
+  };
+  for (let t = 0; t < B; t++) {
+    const xt = Array.from({ length: dIn }, (_, i) => Number(x[t * dIn + i]));
+    const sc = new Float64Array(m);
+    for (let j = 0; j < m; j++) {
+      let v = rb ? rb[j] : 0;
+      for (let i = 0; i < dIn; i++) v += xt[i] * R[i * m + j];
+      sc[j] = v;
+    }
+    out.scores.set(sc, t * m);
+    const sel = topK(sc, k);
+    let gates: number[];
+    if (s.gate === "equal") gates = sel.map(() => 1);
+    else {
+      const pool = s.gate === "softmax-topk" ? sel.map((j) => sc[j]) : Array.from(sc);
+      const mx = Math.max(...pool);
+      const z = pool.reduce((a, v) => a + Math.exp(v - mx), 0);
+      gates = sel.map((j) => Math.exp(sc[j] - mx) / z);
+    }
+    sel.forEach((j, r) => {
+      out.indices[t * k + r] = j;
+      out.gates[t * k + r] = gates[r];
+      // Expert j: y_j = A_j act(B_j^T x + c_j) + e_j (with extra hidden layers when depth > 1).
+      let h = new Float64Array(w);
+      for (let u = 0; u < w; u++) {
+        let z = b1 ? b1[j * w + u] : 0;
+        for (let i = 0; i < dIn; i++) z += xt[i] * W1[i * m * w + j * w + u];
+        h[u] = act(z, s.activation);
+      }
+      for (let l = 0; l < Wh.length; l++) {
+        const next = new Float64Array(w);
+        for (let o = 0; o < w; o++) {
+          let z = bh[l] ? bh[l]![j * w + o] : 0;
+          for (let u = 0; u < w; u++) z += h[u] * Wh[l][j * w * w + u * w + o];
+          next[o] = act(z, s.activation);
+        }
+        h = next;
+      }
+      for (let o = 0; o < dOut; o++) {
+        let v = b2 ? b2[j * dOut + o] : 0;
+        for (let u = 0; u < w; u++) v += h[u] * W2[(j * w + u) * dOut + o];
+        out.y[t * dOut + o] += gates[r] * v;
+      }
+    });
+  }
+  return out;
+}
+
+/** Reference forward of an (m, k, w, d)-MoE layer on x ([B, dIn] row-major). */
+export function moeReference(
+  config: MoeLayerConfig,
+  params: ParamSet,
+  x: ArrayLike<number>,
+  prefix = "moe0.",
+): ReferenceResult {
+  return moeLayerReference({ ...config, depth: 1 }, params, x, prefix);
+}
+
+/** Reference forward of a deep MoE on x ([B, dIn] row-major); returns y [B, dOut] and routes. */
+export function deepMoeReference(
+  config: DeepMoeConfig,
+  params: ParamSet,
+  x: ArrayLike<number>,
+): { y: Float64Array; layers: ReferenceResult[] } {
+  let h: Float64Array = Float64Array.from(x);
+  const layers: ReferenceResult[] = [];
+  for (let l = 0; l < config.layers; l++) {
+    const spec = deepLayerSpec(config, l);
+    const r = moeLayerReference(spec, params, h, `moe${l}.`);
+    layers.push(r);
+    let next: Float64Array = r.y;
+    if (config.residual && spec.dIn === spec.dOut) next = next.map((v, i) => v + h[i]);
+    if (config.denseBetween && l < config.layers - 1) {
+      const H = config.hiddenDim;
+      const W = num(getTensor(params, "", `dense${l}.weight`));
+      const b = num(getTensor(params, "", `dense${l}.bias`));
+      const B = next.length / H;
+      const z = new Float64Array(B * H);
+      for (let t = 0; t < B; t++) {
+        for (let o = 0; o < H; o++) {
+          let v = b[o];
+          for (let i = 0; i < H; i++) v += next[t * H + i] * W[i * H + o];
+          z[t * H + o] = act(v, config.activation);
+        }
+      }
+      next = z;
+    }
+    h = next;
+  }
+  return { y: h, layers };
+}
