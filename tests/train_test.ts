@@ -110,7 +110,10 @@ Deno.test("N steps in one Loop call equal N single-step calls (bit for bit)", as
 
 Deno.test("a small MLP regression trained through the pipeline cuts its loss 100x", async () => {
   const STEPS = 3000;
-  const t = await Trainer.create(spec("float32", adamw(), STEPS), { lrs: [0.01, 0.01], threads: 2 });
+  const t = await Trainer.create(spec("float32", adamw(), STEPS), {
+    lrs: [0.01, 0.01],
+    threads: 2,
+  });
   const ev = await Evaluator.create({
     dtype: "float32",
     params: mlpParams("float32"),
