@@ -95,6 +95,12 @@ function constInts(g: Graph, v: Value | undefined): number[] | undefined {
   return t ? Array.from(t.data as ArrayLike<number | bigint>, Number) : undefined;
 }
 
+/** Unknown dims of the rank given by a 1-D shape tensor's static length. */
+function nullDims(shapeOfTarget: Shape | undefined): Dim[] | undefined {
+  const n = shapeOfTarget?.length === 1 ? shapeOfTarget[0] : undefined;
+  return typeof n === "number" ? Array(n).fill(null) : undefined;
+}
+
 const fmt = (s: Shape | undefined) => (s ? `[${s.map((d) => d ?? "?").join(", ")}]` : "[?]");
 
 function clash(where: string, a: Dim | undefined, b: Dim | undefined, what: string): void {
@@ -166,7 +172,8 @@ export function inferShape(
     }
     case "Reshape": {
       const target = constInts(g, ins[1]);
-      if (!target) return [undefined];
+      // A computed target still fixes the rank (its length), which the autodiff needs.
+      if (!target) return [nullDims(ins[1]?.shape)];
       const out: Dim[] = target.map((d, i) => (d === 0 ? (s0?.[i] ?? null) : d === -1 ? null : d));
       const neg = target.indexOf(-1);
       if (neg >= 0 && s0 && s0.every((d) => typeof d === "number")) {
@@ -228,11 +235,23 @@ export function inferShape(
     }
     case "Expand": {
       const target = constInts(g, ins[1]);
-      if (!target) return [undefined];
+      if (!target) {
+        const t = nullDims(ins[1]?.shape);
+        return [t && broadcastShapes([s0, t])];
+      }
       return [broadcastShapes([s0, target])];
     }
-    case "Shape":
-      return [s0 ? [s0.length] : [null]];
+    case "Shape": {
+      if (!s0) return [[null]];
+      const r = s0.length;
+      const clamp = (x: number) => Math.max(0, Math.min(r, x < 0 ? x + r : x));
+      return [[Math.max(0, clamp(int(attrs.get("end"), r)) - clamp(int(attrs.get("start"), 0)))]];
+    }
+    case "Range": {
+      const [st, lim, dl] = [0, 1, 2].map((i) => constInts(g, ins[i]));
+      if (st && lim && dl) return [[Math.max(0, Math.ceil((lim[0] - st[0]) / dl[0]))]];
+      return [[null]];
+    }
     case "Size":
       return [[]];
     case "Constant": {

@@ -3,6 +3,7 @@
  * sweep engine. A RunConfig is plain JSON: everything that determines a run's result, so its
  * canonical hash is a stable run id.
  */
+import type { InputDist } from "../data/inputs.ts";
 
 /** One student-teacher (or student-function) training run, fully resolved. */
 export interface RunConfig {
@@ -12,7 +13,7 @@ export interface RunConfig {
   /** Trial seed: student initialization and data. */
   seed: number;
   dtype: "float32" | "float64";
-  input: { dist: "gaussian" | "gaussian-scaled" | "ball" | "circle"; d: number };
+  input: { dist: InputDist; d: number };
   target: TargetConfig;
   model: ModelConfig;
   train: TrainConfig;

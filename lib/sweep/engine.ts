@@ -1,0 +1,251 @@
+/**
+ * The sweep engine: runs a list of RunConfigs through an Executor, one at a time, so that the
+ * sweep can be killed at any instant and resumed by rerunning the same command.
+ *
+ * - A finished run is a record written atomically to `<outDir>/runs/<run_id>.json`; runs whose
+ *   record exists are skipped. After every finished run results.csv, best.csv and curves.csv are
+ *   rebuilt from all records (atomically), so even SIGKILL loses no finished run.
+ * - An executor that throws is reported and the sweep goes on; no record is written, so the run
+ *   is retried next time. A diverged run is a normal result (status "diverged").
+ * - Ctrl-C (SIGINT) or `signal` aborts the current run through the executor's AbortSignal,
+ *   writes no record for it, rebuilds the tables and returns `interrupted: true` (exit 130);
+ *   a second Ctrl-C exits at once (records are atomic, so that is safe too).
+ * - All input is validated before anything is written.
+ */
+import { canonicalJson, runId } from "./runid.ts";
+import {
+  checkOutDir,
+  checkRunConfig,
+  checkVersions,
+  type InvalidRecord,
+  normalizeResult,
+  readRecords,
+  runsDir,
+  writeRecord,
+} from "./records.ts";
+import { type AfterRebuild, rebuildOutputs } from "./outputs.ts";
+import { checkShard, type Shard, shardRuns } from "./shard.ts";
+import { type ProgressSink, silentProgress, TextProgress } from "./progress.ts";
+import { compactLabel } from "./tables.ts";
+import type { Executor, RunConfig, RunResult } from "./types.ts";
+
+/** What runSweep needs. */
+export interface SweepOptions {
+  /** The experiment directory, e.g. "out/fig2"; created if missing, must not be a file. */
+  outDir: string;
+  /** The full run list (every shard passes the same list); run ids must be distinct. */
+  runs: RunConfig[];
+  execute: Executor;
+  /** Stored in every record, e.g. { deno, "onnxruntime-node", "moe-onnx" }. */
+  versions: Record<string, string>;
+  /** Run only this shard of `runs` (see shardRuns). */
+  shard?: Shard;
+  /** Progress display: a sink, false for none, or (default) TextProgress on stderr. */
+  progress?: ProgressSink | false;
+  /** Called after every rebuild of the tables (e.g. plots); a throw is reported, not fatal. */
+  afterRebuild?: AfterRebuild;
+  /** Aborting it stops the sweep like Ctrl-C. */
+  signal?: AbortSignal;
+  /** Listen for SIGINT (Ctrl-C) during the sweep (default true). */
+  handleSigint?: boolean;
+}
+
+/** What happened. Counts are over the runs of this shard. */
+export interface SweepSummary {
+  /** Runs in this shard. */
+  total: number;
+  /** Runs that already had a record when the sweep started. */
+  skipped: number;
+  /** Runs finished (record written) by this call, diverged ones included. */
+  done: number;
+  /** Of `done`, how many diverged. */
+  diverged: number;
+  /** Runs whose executor threw (no record written; retried next time). */
+  failed: { run_id: string; error: string }[];
+  /** Stopped by SIGINT or `signal` before all runs were attempted. */
+  interrupted: boolean;
+  /** Record files that could not be used (reported; their runs count as not done). */
+  invalidRecords: InvalidRecord[];
+  /** Errors from rebuilding the tables or from afterRebuild (reported; records are safe). */
+  outputErrors: string[];
+  /** The one-line summary that was printed, e.g. "stopped: 12/128 runs done; rerun ...". */
+  message: string;
+}
+
+/** Process exit code for a summary: 130 if interrupted, 1 if anything failed, else 0. */
+export function sweepExitCode(s: SweepSummary): number {
+  if (s.interrupted) return 130;
+  return s.failed.length > 0 || s.outputErrors.length > 0 ? 1 : 0;
+}
+
+interface Planned {
+  id: string;
+  config: RunConfig;
+}
+
+/** Validates everything and returns the runs of this shard, before anything is written. */
+async function plan(opts: SweepOptions): Promise<Planned[]> {
+  if (opts === null || typeof opts !== "object") throw new Error("options: must be an object");
+  await checkOutDir(opts.outDir, "outDir");
+  if (!Array.isArray(opts.runs)) throw new Error("runs: must be an array of RunConfig");
+  if (typeof opts.execute !== "function") throw new Error("execute: must be an Executor function");
+  checkVersions(opts.versions, "versions");
+  if (opts.shard !== undefined) checkShard(opts.shard);
+  const firstIndex = new Map<string, number>();
+  opts.runs.forEach((config, i) => {
+    checkRunConfig(config, `runs[${i}]`);
+    canonicalJson(config, `runs[${i}]`);
+    const id = runId(config);
+    const j = firstIndex.get(id);
+    if (j !== undefined) {
+      throw new Error(`runs[${i}]: duplicate of runs[${j}] (same config, run id ${id})`);
+    }
+    firstIndex.set(id, i);
+  });
+  const runs = opts.shard ? shardRuns(opts.runs, opts.shard.index, opts.shard.count) : opts.runs;
+  return runs.map((config) => ({ id: runId(config), config }));
+}
+
+function errorText(err: unknown): { message: string; detail: string } {
+  if (err instanceof Error) {
+    return { message: err.message, detail: err.stack ?? `${err.name}: ${err.message}` };
+  }
+  return { message: String(err), detail: String(err) };
+}
+
+/**
+ * Runs the sweep described by `opts` (see the module doc and SweepOptions) and returns its
+ * summary; the caller exits with sweepExitCode(summary). Throws (one line, naming the field)
+ * on invalid options before touching `outDir`, and on I/O errors writing records.
+ */
+export async function runSweep(opts: SweepOptions): Promise<SweepSummary> {
+  const runs = await plan(opts);
+  const { outDir } = opts;
+  const sink = opts.progress === false ? silentProgress : opts.progress ?? new TextProgress();
+
+  await Deno.mkdir(runsDir(outDir), { recursive: true });
+  const scan = await readRecords(outDir);
+  for (const bad of scan.invalid) {
+    sink.warn(`warning: ignoring record ${bad.path}: ${bad.error} (its run counts as not done)`);
+  }
+  const finished = new Set(scan.records.map((r) => r.run_id));
+  const pending = runs.filter((r) => !finished.has(r.id));
+  const summary: SweepSummary = {
+    total: runs.length,
+    skipped: runs.length - pending.length,
+    done: 0,
+    diverged: 0,
+    failed: [],
+    interrupted: false,
+    invalidRecords: scan.invalid,
+    outputErrors: [],
+    message: "",
+  };
+
+  const abort = new AbortController();
+  const stop = () => {
+    if (!abort.signal.aborted) {
+      abort.abort(new DOMException("sweep interrupted", "AbortError"));
+    }
+  };
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts > 1) {
+      sink.end("interrupted again: exiting now (finished runs are saved)");
+      Deno.exit(130);
+    }
+    sink.warn("interrupt: aborting the current run (Ctrl-C again to quit at once)");
+    stop();
+  };
+  const listen = opts.handleSigint !== false;
+  if (listen) Deno.addSignalListener("SIGINT", onSigint);
+  opts.signal?.addEventListener("abort", stop, { once: true });
+  if (opts.signal?.aborted) stop();
+
+  const rebuild = async () => {
+    try {
+      await rebuildOutputs(outDir, { afterRebuild: opts.afterRebuild });
+    } catch (err) {
+      const { message } = errorText(err);
+      summary.outputErrors.push(message);
+      sink.warn(`warning: rebuilding the tables of ${outDir} failed: ${message}`);
+    }
+  };
+
+  try {
+    sink.start({ total: summary.total, skipped: summary.skipped });
+    for (const run of pending) {
+      if (abort.signal.aborted) break;
+      const label = compactLabel(run.config);
+      sink.runStart({ run_id: run.id, label });
+      const t0 = performance.now();
+      const wall = () => (performance.now() - t0) / 1000;
+      let result: RunResult;
+      try {
+        const raw = await opts.execute(run.config, {
+          onProgress: (p) => {
+            if (!abort.signal.aborted) sink.runProgress(p);
+          },
+          signal: abort.signal,
+        });
+        // A result returned after an abort may be partial: never record it.
+        if (abort.signal.aborted) {
+          sink.runEnd({ run_id: run.id, label, outcome: "aborted", wall_s: wall() });
+          break;
+        }
+        result = normalizeResult(raw, "result");
+      } catch (err) {
+        if (abort.signal.aborted) {
+          sink.runEnd({ run_id: run.id, label, outcome: "aborted", wall_s: wall() });
+          break;
+        }
+        const { message, detail } = errorText(err);
+        summary.failed.push({ run_id: run.id, error: message });
+        sink.runEnd({ run_id: run.id, label, outcome: "failed", wall_s: wall(), error: detail });
+        continue;
+      }
+      await writeRecord(outDir, {
+        run_id: run.id,
+        config: run.config,
+        result,
+        versions: { ...opts.versions },
+        finished_at: new Date().toISOString(),
+      });
+      summary.done++;
+      if (result.status === "diverged") summary.diverged++;
+      sink.runEnd({
+        run_id: run.id,
+        label,
+        outcome: result.status,
+        wall_s: wall(),
+        score: result.score,
+      });
+      await rebuild();
+    }
+    summary.interrupted = abort.signal.aborted &&
+      summary.skipped + summary.done + summary.failed.length < summary.total;
+    // Also when nothing ran: the tables then reflect exactly the records on disk.
+    await rebuild();
+  } finally {
+    if (listen) Deno.removeSignalListener("SIGINT", onSigint);
+    opts.signal?.removeEventListener("abort", stop);
+  }
+
+  summary.message = summaryLine(summary, outDir);
+  sink.end(summary.message);
+  return summary;
+}
+
+function summaryLine(s: SweepSummary, outDir: string): string {
+  const done = `${s.skipped + s.done}/${s.total} runs done`;
+  const failed = s.failed.length
+    ? `, ${s.failed.length} failed (${s.failed.slice(0, 5).map((f) => f.run_id).join(", ")}` +
+      `${s.failed.length > 5 ? ", ..." : ""})`
+    : "";
+  if (s.interrupted) return `stopped: ${done}${failed}; rerun the same command to resume`;
+  if (s.failed.length) return `finished: ${done}${failed}; rerun the same command to retry them`;
+  const extra = [`${s.skipped} skipped`, `${s.diverged} diverged`];
+  if (s.outputErrors.length) extra.push(`${s.outputErrors.length} table rebuild errors`);
+  return `done: ${done} (${extra.join(", ")}) in ${outDir}`;
+}
