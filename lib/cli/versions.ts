@@ -1,0 +1,13 @@
+/** Versions stored with every run record, so a result says what produced it. */
+import * as ort from "onnxruntime-node";
+import denoJson from "../../deno.json" with { type: "json" };
+
+export const TOOLKIT_VERSION: string = denoJson.version;
+
+export function versions(): Record<string, string> {
+  return {
+    "moe-onnx": TOOLKIT_VERSION,
+    deno: Deno.version.deno,
+    "onnxruntime-node": ort.env.versions.node ?? "unknown",
+  };
+}

@@ -1,0 +1,322 @@
+/**
+ * Executes one RunConfig with the authors' protocol: AdamW, cosine schedule, epochs of fresh
+ * samples, a fresh fixed-size test set per epoch, MSE summed over outputs and averaged over
+ * the batch. The teacher (or closed-form target) and the student live in one training graph;
+ * each onnxruntime run() performs a chunk of steps. Score = min over epochs of
+ * test_loss / zero_loss.
+ */
+import type { Graph, Value } from "../graph/builder.ts";
+import { tensor } from "../graph/tensor.ts";
+import { foldIn, key } from "../random/prng.ts";
+import { BatchSource } from "../data/batches.ts";
+import { targetByName } from "../data/targets.ts";
+import { moeConfig } from "../nn/config.ts";
+import { deepMoeConfig } from "../nn/config.ts";
+import { initDeepMoe, initMoe } from "../nn/init.ts";
+import { moeForward } from "../nn/moe.ts";
+import { deepMoeForward } from "../nn/deep.ts";
+import type { ParamSet, ParamValues } from "../nn/params.ts";
+import { adamw } from "../optim/adamw.ts";
+import { lrAt, type ScheduleSpec } from "../optim/schedule.ts";
+import { Trainer } from "../train/trainer.ts";
+import { Evaluator } from "../train/evaluator.ts";
+import type { ExecutionProvider } from "../runtime/session.ts";
+import type { EpochRow, Executor, RunConfig, RunResult } from "../sweep/types.ts";
+import { loadTeacher } from "./teacher_file.ts";
+
+export interface ExecutorOptions {
+  /** onnxruntime intra-op threads (0 = one per physical core). */
+  threads?: number;
+  ep?: ExecutionProvider;
+  /** Upper bound on the fed batch bytes per run() (default 32 MiB). */
+  maxChunkBytes?: number;
+}
+
+/** A model as the executor sees it: its parameters and a graph builder for its forward. */
+interface Model {
+  params: ParamSet;
+  outDim: number;
+  forward(g: Graph, p: ParamValues, x: Value): { y: Value; strategy: string };
+}
+
+function studentModel(cfg: RunConfig): Model {
+  const dtype = cfg.dtype;
+  const k = foldIn(key(cfg.seed), "student");
+  if (cfg.model.kind === "moe") {
+    const c = moeConfig(cfg.model.layer);
+    const params = initMoe(c, k, { scheme: cfg.model.init, dtype });
+    return { params, outDim: c.dOut, forward: (g, p, x) => moeForward(g, c, p, x) };
+  }
+  const c = deepMoeConfig(cfg.model.deep as Parameters<typeof deepMoeConfig>[0]);
+  const params = initDeepMoe(c, k, { dtype });
+  return {
+    params,
+    outDim: c.dOut,
+    forward: (g, p, x) => {
+      const r = deepMoeForward(g, c, p, x);
+      return { y: r.y, strategy: [...new Set(r.strategies)].join("+") };
+    },
+  };
+}
+
+/** The target: a frozen teacher computed in the graph, or a closed-form function fed as y. */
+type Target =
+  | { kind: "graph"; outDim: number; forward(g: Graph, x: Value): Value }
+  | { kind: "fed"; outDim: number; name: string };
+
+async function target(cfg: RunConfig): Promise<Target> {
+  const t = cfg.target;
+  if (t.kind === "function") {
+    return { kind: "fed", outDim: targetByName(t.name).outDim, name: t.name };
+  }
+  const teacher = t.kind === "teacher"
+    ? (() => {
+      const c = moeConfig(t.teacher);
+      return { config: c, params: initMoe(c, key(t.seed), { scheme: t.init, dtype: cfg.dtype }) };
+    })()
+    : await loadTeacher(t.path, t.sha256, cfg.dtype);
+  // Teacher weights become initializers of the root graph (visible inside the Loop body),
+  // created once per graph.
+  const made = new WeakMap<Graph, ParamValues>();
+  const values = (g: Graph): ParamValues => {
+    const root = g.root;
+    let v = made.get(root);
+    if (!v) {
+      v = {};
+      for (const [name, tt] of teacher.params) v[name] = root.initializer(`teacher.${name}`, tt);
+      made.set(root, v);
+    }
+    return v;
+  };
+  return {
+    kind: "graph",
+    outDim: teacher.config.dOut,
+    forward: (g, x) => moeForward(g, teacher.config, values(g), x).y,
+  };
+}
+
+/** Mean over the batch of the squared error summed over outputs. */
+function sqError(g: Graph, pred: Value, y: Value, batch: number | undefined): Value {
+  const { op } = g;
+  const d = op.Sub(pred, y);
+  const total = op.ReduceSum(op.Mul(d, d), undefined, 0);
+  if (batch !== undefined) return op.Mul(total, 1 / batch);
+  return op.Div(total, op.Cast(op.Gather(op.Shape(y), 0n), y.dtype));
+}
+
+function scheduleOf(cfg: RunConfig, stepsPerEpoch: number): ScheduleSpec {
+  const totalSteps = cfg.train.epochs * stepsPerEpoch;
+  const warmupSteps = cfg.train.warmupSteps || undefined;
+  switch (cfg.train.schedule) {
+    case "cosine-epoch":
+      return { schedule: { kind: "cosine", per: "epoch", totalSteps, stepsPerEpoch }, warmupSteps };
+    case "cosine-step":
+      return { schedule: { kind: "cosine", per: "step", totalSteps }, warmupSteps };
+    case "constant":
+      return { schedule: { kind: "constant" }, warmupSteps };
+    default:
+      throw new Error(
+        `train.schedule: unknown schedule '${cfg.train.schedule}' (allowed: cosine-epoch, cosine-step, constant)`,
+      );
+  }
+}
+
+/** Checks the parts of a config the executor relies on; one-line errors naming the field. */
+export function checkRunShape(cfg: RunConfig): void {
+  const tr = cfg.train;
+  for (const f of ["epochs", "samplesPerEpoch", "batch", "testSamples"] as const) {
+    if (!Number.isInteger(tr[f]) || tr[f] < 1) {
+      throw new Error(`train.${f}: must be a positive integer, got ${tr[f]}`);
+    }
+  }
+  if (tr.samplesPerEpoch % tr.batch !== 0) {
+    throw new Error(
+      `train.batch: must divide train.samplesPerEpoch (${tr.samplesPerEpoch}), got ${tr.batch}`,
+    );
+  }
+  if (!(tr.lr > 0)) throw new Error(`train.lr: must be > 0, got ${tr.lr}`);
+  if (tr.optimizer !== "adamw") {
+    throw new Error(`train.optimizer: unknown optimizer '${tr.optimizer}' (allowed: adamw)`);
+  }
+  if (cfg.model.kind === "moe") {
+    moeConfig(cfg.model.layer);
+    if (cfg.model.layer.dIn !== cfg.input.d) {
+      throw new Error(
+        `model.layer.dIn: must equal input.d (${cfg.input.d}), got ${cfg.model.layer.dIn}`,
+      );
+    }
+  } else if (cfg.model.kind === "deep") {
+    const c = deepMoeConfig(cfg.model.deep as Parameters<typeof deepMoeConfig>[0]);
+    if (c.dIn !== cfg.input.d) {
+      throw new Error(`model.deep.dIn: must equal input.d (${cfg.input.d}), got ${c.dIn}`);
+    }
+  } else {
+    throw new Error(`model.kind: unknown kind (allowed: moe, deep)`);
+  }
+  if (cfg.target.kind === "teacher") {
+    moeConfig(cfg.target.teacher);
+    if (cfg.target.teacher.dIn !== cfg.input.d) {
+      throw new Error(
+        `target.teacher.dIn: must equal input.d (${cfg.input.d}), got ${cfg.target.teacher.dIn}`,
+      );
+    }
+  } else if (cfg.target.kind === "function") targetByName(cfg.target.name);
+}
+
+function abortError(): Error {
+  return new DOMException("run aborted", "AbortError");
+}
+
+/** The executor the sweep engine drives. */
+export function makeExecutor(opts: ExecutorOptions = {}): Executor {
+  return async (cfg, hooks) => {
+    checkRunShape(cfg);
+    const t0 = performance.now();
+    const dt = cfg.dtype;
+    const d = cfg.input.d;
+    const B = cfg.train.batch;
+    const stepsPerEpoch = cfg.train.samplesPerEpoch / B;
+    const student = studentModel(cfg);
+    const tgt = await target(cfg);
+    if (tgt.outDim !== student.outDim) {
+      throw new Error(
+        `model: output dimension ${student.outDim} differs from the target's ${tgt.outDim}`,
+      );
+    }
+    const schedule = scheduleOf(cfg, stepsPerEpoch);
+    const params = [...student.params].map(([name, init]) => ({ name, init }));
+    let strategy = "";
+    const yOf = (g: Graph, b: Record<string, Value>) =>
+      tgt.kind === "graph" ? tgt.forward(g, b.x) : b.y;
+    const trainer = await Trainer.create({
+      dtype: dt,
+      params,
+      batch: [
+        { kind: "fed", name: "x", dtype: dt, dims: [B, d] },
+        ...(tgt.kind === "fed"
+          ? [{ kind: "fed" as const, name: "y", dtype: dt, dims: [B, tgt.outDim] }]
+          : []),
+      ],
+      loss: (g, p, b) => {
+        const s = student.forward(g, p, b.x);
+        strategy = s.strategy;
+        return sqError(g, s.y, yOf(g, b), B);
+      },
+      optimizer: adamw({
+        betas: cfg.train.betas,
+        eps: cfg.train.eps,
+        weightDecay: cfg.train.weightDecay,
+      }),
+      schedule,
+    }, { lrs: [cfg.train.lr], threads: opts.threads, ep: opts.ep });
+    const evaluator = await Evaluator.create({
+      dtype: dt,
+      params,
+      batch: [
+        { name: "x", dtype: dt, dims: ["batch", d] },
+        ...(tgt.kind === "fed" ? [{ name: "y", dtype: dt, dims: ["batch", tgt.outDim] }] : []),
+      ],
+      metrics: (g, p, b) => {
+        const y = yOf(g, b);
+        return {
+          test_loss: sqError(g, student.forward(g, p, b.x).y, y, undefined),
+          zero_loss: sqError(g, g.op.Mul(y, 0), y, undefined),
+        };
+      },
+    }, { threads: opts.threads, ep: opts.ep });
+
+    const source = new BatchSource({
+      dist: cfg.input.dist,
+      d,
+      target: tgt.kind === "fed" ? tgt.name : undefined,
+      key: foldIn(key(cfg.seed), "data"),
+      dtype: dt,
+    });
+    const bytesPerStep = B * (d + (tgt.kind === "fed" ? tgt.outDim : 0)) *
+      (dt === "float32" ? 4 : 8);
+    const chunk = Math.max(
+      1,
+      Math.min(stepsPerEpoch, Math.floor((opts.maxChunkBytes ?? 32 << 20) / bytesPerStep)),
+    );
+    const curves: EpochRow[] = [];
+    let diverged = false;
+    try {
+      for (let epoch = 0; epoch < cfg.train.epochs && !diverged; epoch++) {
+        const lr = lrAt(schedule, cfg.train.lr, epoch * stepsPerEpoch);
+        let sum = 0;
+        for (let done = 0; done < stepsPerEpoch;) {
+          if (hooks.signal.aborted) throw abortError();
+          const n = Math.min(chunk, stepsPerEpoch - done);
+          const c = source.next(n, B);
+          const batch: Record<string, ReturnType<typeof tensor>> = { x: tensor(dt, c.xDims, c.x) };
+          if (c.y && c.yDims) batch.y = tensor(dt, c.yDims, c.y);
+          const losses = await trainer.run(n, batch);
+          for (const l of losses) {
+            if (!Number.isFinite(l)) diverged = true;
+            sum += l;
+          }
+          done += n;
+          hooks.onProgress({
+            epoch: epoch + 1,
+            epochs: cfg.train.epochs,
+            step: trainer.state.step,
+            steps: cfg.train.epochs * stepsPerEpoch,
+            loss: losses[losses.length - 1],
+          });
+          if (diverged) break;
+        }
+        if (diverged) break;
+        const test = source.testSet(epoch, cfg.train.testSamples);
+        const feeds: Record<string, ReturnType<typeof tensor>> = {
+          x: tensor(dt, test.xDims, test.x),
+        };
+        if (test.y && test.yDims) feeds.y = tensor(dt, test.yDims, test.y);
+        const m = await evaluator.run(trainer.state.params, feeds);
+        const testLoss = Number(m.test_loss.data[0]);
+        const zeroLoss = Number(m.zero_loss.data[0]);
+        if (!Number.isFinite(testLoss)) diverged = true;
+        curves.push({
+          epoch: epoch + 1,
+          train_loss: sum / stepsPerEpoch,
+          test_loss: testLoss,
+          zero_loss: zeroLoss,
+          normalized: testLoss / zeroLoss,
+          lr,
+        });
+      }
+    } finally {
+      await trainer.release();
+      await evaluator.release();
+    }
+    return summarize(
+      curves,
+      diverged,
+      trainer.state.step,
+      strategy,
+      (performance.now() - t0) / 1000,
+    );
+  };
+}
+
+function summarize(
+  curves: EpochRow[],
+  diverged: boolean,
+  steps: number,
+  strategy: string,
+  wall: number,
+): RunResult {
+  const finite = curves.filter((c) => Number.isFinite(c.normalized));
+  const last = curves[curves.length - 1];
+  return {
+    status: diverged ? "diverged" : "ok",
+    score: finite.length ? Math.min(...finite.map((c) => c.normalized)) : NaN,
+    final_test_loss: last?.test_loss ?? NaN,
+    min_test_loss: finite.length ? Math.min(...finite.map((c) => c.test_loss)) : NaN,
+    zero_loss: last?.zero_loss ?? NaN,
+    epochs: curves.length,
+    steps,
+    wall_s: Math.round(wall * 1000) / 1000,
+    strategy,
+    curves,
+  };
+}

@@ -1,0 +1,206 @@
+/**
+ * The paper-style figures of an experiment directory, drawn from its CSVs (best.csv and
+ * curves.csv) so that `deno task plot` can redraw them without training. Cells with several
+ * seeds show the mean of their seeds' best scores.
+ */
+import { parseCsv } from "../io/csv.ts";
+import { heatmapPng } from "../plot/heatmap.ts";
+import { linesPng } from "../plot/lines.ts";
+import { savePng } from "../plot/render.ts";
+import { writeFileAtomic } from "../io/atomic.ts";
+import type { FigureKind } from "./registry.ts";
+
+type Row = Record<string, string>;
+
+/** What the sweep writes next to its CSVs so the plots can be redrawn later. */
+export interface ExperimentInfo {
+  name: string;
+  base: string;
+  scale: string;
+  figure: FigureKind;
+  description: string;
+}
+
+export async function writeExperimentInfo(outDir: string, info: ExperimentInfo): Promise<void> {
+  await writeFileAtomic(`${outDir}/experiment.json`, JSON.stringify(info, null, 2) + "\n");
+}
+
+export async function readExperimentInfo(outDir: string): Promise<ExperimentInfo> {
+  const path = `${outDir}/experiment.json`;
+  try {
+    return JSON.parse(await Deno.readTextFile(path));
+  } catch (e) {
+    throw new Error(
+      `${path}: cannot read the experiment description (${
+        (e as Error).message
+      }); run the sweep first`,
+    );
+  }
+}
+
+async function readRows(path: string): Promise<Row[]> {
+  try {
+    return parseCsv(await Deno.readTextFile(path)) as Row[];
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+}
+
+const num = (s: string | undefined) => (s === undefined || s === "" ? NaN : Number(s));
+const mean = (xs: number[]) => {
+  const f = xs.filter(Number.isFinite);
+  return f.length ? f.reduce((a, b) => a + b, 0) / f.length : NaN;
+};
+
+/** Orders architectures like 4e2a < 8e4a < 12e6a by (m, k), other labels as strings. */
+function archOrder(a: string, b: string): number {
+  const pa = /^(\d+)e(\d+)a$/.exec(a);
+  const pb = /^(\d+)e(\d+)a$/.exec(b);
+  if (pa && pb) return Number(pa[1]) - Number(pb[1]) || Number(pa[2]) - Number(pb[2]);
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function groupMean(rows: Row[], keyOf: (r: Row) => string, value: string): Map<string, number> {
+  const groups = new Map<string, number[]>();
+  for (const r of rows) {
+    const k = keyOf(r);
+    groups.set(k, [...(groups.get(k) ?? []), num(r[value])]);
+  }
+  return new Map([...groups].map(([k, v]) => [k, mean(v)]));
+}
+
+/** A line series per `seriesCol`, x from `xCol`, y = mean of `yCol` over the rows of a point. */
+function series(
+  rows: Row[],
+  seriesCol: string,
+  xCol: string,
+  yCol: string,
+  label: (s: string) => string,
+) {
+  const names = [...new Set(rows.map((r) => r[seriesCol]))].sort(archOrder);
+  return names.map((s) => {
+    const mine = rows.filter((r) => r[seriesCol] === s);
+    const ys = groupMean(mine, (r) => r[xCol], yCol);
+    const points = [...ys].map(([x, y]) => ({ x: Number(x), y: Number.isFinite(y) ? y : null }))
+      .sort((a, b) => a.x - b.x);
+    return { label: label(s), points };
+  });
+}
+
+/** Draws every figure of the experiment; returns the PNG paths written. */
+export async function renderFigures(outDir: string, info: ExperimentInfo): Promise<string[]> {
+  const best = (await readRows(`${outDir}/best.csv`)).filter((r) => r.status === "ok");
+  const curves = await readRows(`${outDir}/curves.csv`);
+  const written: string[] = [];
+  const save = async (name: string, png: Uint8Array) => {
+    await savePng(`${outDir}/${name}`, png);
+    written.push(`${outDir}/${name}`);
+  };
+  if (best.length === 0) return written;
+  const title = info.name;
+
+  if (info.figure === "heatmap") {
+    const teachers = [...new Set(best.map((r) => r.teacher))].sort(archOrder);
+    const students = [...new Set(best.map((r) => r.student))].sort(archOrder);
+    const cell = groupMean(best, (r) => `${r.teacher}|${r.student}`, "score");
+    await save(
+      "heatmap.png",
+      heatmapPng({
+        title: `${title}: normalized test loss (min over epochs, best lr)`,
+        rowLabels: teachers,
+        colLabels: students,
+        values: teachers.map((t) => students.map((s) => cell.get(`${t}|${s}`) ?? null)),
+        xLabel: "student",
+        yLabel: "teacher",
+        valueFormat: (v: number) => (v < 0.01 ? v.toFixed(3) : v.toFixed(2)),
+        valueLabel: "test loss / zero loss",
+      }),
+    );
+  } else if (info.figure === "size-lines") {
+    await save(
+      "loss_vs_size.png",
+      linesPng({
+        title: `${title}: loss vs student size (teacher ${best[0].teacher})`,
+        xLabel: "relative student size (total parameters / teacher's)",
+        yLabel: "normalized test loss",
+        series: series(best, "granularity", "rel_size", "score", (g) => `granularity ${g}`),
+        logX: true,
+      }),
+    );
+  } else if (info.figure === "error-vs-D") {
+    await save(
+      "error_vs_D.png",
+      linesPng({
+        title: `${title}: test error vs ambient dimension D`,
+        xLabel: "ambient dimension D",
+        yLabel: "test MSE (min over epochs)",
+        series: series(best, "arch", "D", "min_test_loss", (a) => a),
+        logX: true,
+        logY: true,
+      }),
+    );
+  } else if (info.figure === "error-vs-width") {
+    await save(
+      "error_vs_width.png",
+      linesPng({
+        title: `${title}: test error vs expert width`,
+        xLabel: "expert width m",
+        yLabel: "test MSE (min over epochs)",
+        series: series(best, "arch", "width", "min_test_loss", (a) => a),
+        logX: true,
+        logY: true,
+      }),
+    );
+  }
+  await renderCurves(info, best, curves, save);
+  return written;
+}
+
+/** Training curves of each cell's best run: one chart per teacher for heatmaps, else one. */
+async function renderCurves(
+  info: ExperimentInfo,
+  best: Row[],
+  curves: Row[],
+  save: (name: string, png: Uint8Array) => Promise<void>,
+): Promise<void> {
+  const byRun = new Map<string, { x: number; y: number | null }[]>();
+  for (const c of curves) {
+    const y = num(c.normalized);
+    const pts = byRun.get(c.run_id) ?? [];
+    pts.push({ x: num(c.epoch), y: Number.isFinite(y) && y > 0 ? y : null });
+    byRun.set(c.run_id, pts);
+  }
+  const groups = info.figure === "heatmap"
+    ? [...new Set(best.map((r) => r.teacher))].sort(archOrder).map((t) => ({
+      file: `curves_teacher_${t}.png`,
+      title: `${info.name}: teacher ${t}, best run per student`,
+      rows: best.filter((r) => r.teacher === t),
+    }))
+    : [{ file: "curves.png", title: `${info.name}: best run per cell`, rows: best }];
+  const label = (r: Row) =>
+    info.figure === "heatmap"
+      ? `student ${r.student}`
+      : info.figure === "size-lines"
+      ? `g=${r.granularity} x=${r.rel_size}`
+      : info.figure === "error-vs-D"
+      ? `${r.arch} D=${r.D}`
+      : `${r.arch} m=${r.width}`;
+  for (const g of groups) {
+    const s = g.rows.filter((r) => byRun.has(r.run_id)).slice(0, 16).map((r) => ({
+      label: `${label(r)} seed ${r.seed}`,
+      points: byRun.get(r.run_id)!,
+    }));
+    if (s.length === 0) continue;
+    await save(
+      g.file,
+      linesPng({
+        title: g.title,
+        xLabel: "epoch",
+        yLabel: "test loss / zero loss",
+        series: s,
+        logY: true,
+      }),
+    );
+  }
+}

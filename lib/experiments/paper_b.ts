@@ -1,0 +1,137 @@
+/**
+ * Paper B ("On the expressive power of MoE for structured complex tasks", arXiv 2505.24205)
+ * experiments. The paper gives architectures and findings but not its training details; the
+ * choices below are ours (stated in each description and overridable):
+ * - deep MoEs "L-E-MoE": L MoE layers, E experts each, top-1 routing, experts are 2-layer ReLU
+ *   MLPs of width m; gate `softmax-all` (Switch style) so the router gets a gradient (top-1
+ *   `softmax-topk` would give every gate weight 1 and the router no gradient);
+ * - AdamW (betas 0.9/0.999, eps 1e-8, no weight decay: the targets are fitted to ~1e-5),
+ *   lr in {1e-3, 3e-3}, cosine annealing per epoch, batch 256, fresh samples every epoch,
+ *   2^12 test samples; full scale 200 epochs x 2^14 samples (12,800 steps), quick 40 x 2^13.
+ */
+import type { RunConfig, TrainConfig } from "../sweep/types.ts";
+import type { Overrides, Scale } from "./overrides.ts";
+
+interface BScale {
+  epochs: number;
+  samplesPerEpoch: number;
+  batch: number;
+  testSamples: number;
+  lrs: number[];
+}
+
+function scaleOf(scale: Scale): BScale {
+  return scale === "full"
+    ? { epochs: 200, samplesPerEpoch: 2 ** 14, batch: 256, testSamples: 2 ** 12, lrs: [1e-3, 3e-3] }
+    : { epochs: 40, samplesPerEpoch: 2 ** 13, batch: 256, testSamples: 2 ** 12, lrs: [3e-3] };
+}
+
+function train(s: BScale, lr: number, o: Overrides): TrainConfig {
+  return {
+    optimizer: "adamw",
+    lr,
+    betas: [0.9, 0.999],
+    eps: 1e-8,
+    weightDecay: 0,
+    schedule: "cosine-epoch",
+    warmupSteps: 0,
+    epochs: o.epochs ?? s.epochs,
+    samplesPerEpoch: o.samplesPerEpoch ?? s.samplesPerEpoch,
+    batch: o.batch ?? s.batch,
+    testSamples: o.testSamples ?? s.testSamples,
+  };
+}
+
+function deep(dIn: number, layers: number, experts: number, width: number, o: Overrides) {
+  return {
+    dIn,
+    dOut: 1,
+    layers,
+    experts,
+    k: 1,
+    expertDepth: 1,
+    expertWidth: width,
+    hiddenDim: width,
+    residual: false,
+    denseBetween: false,
+    gate: "softmax-all",
+    activation: "relu",
+    routerBias: true,
+    expertBias: true,
+    strategy: o.strategy ?? "auto",
+  };
+}
+
+function expand(
+  experiment: string,
+  scale: Scale,
+  o: Overrides,
+  cells: {
+    d: number;
+    dist: RunConfig["input"]["dist"];
+    fn: string;
+    model: ReturnType<typeof deep>;
+    labels: RunConfig["labels"];
+  }[],
+): RunConfig[] {
+  const s = scaleOf(scale);
+  return cells.flatMap((c) =>
+    (o.lrs ?? s.lrs).flatMap((lr) =>
+      (o.seeds ?? [0]).map((seed): RunConfig => ({
+        experiment,
+        scale: o.custom ? "custom" : scale,
+        seed,
+        dtype: o.dtype ?? "float32",
+        input: { dist: c.dist, d: c.d },
+        target: { kind: "function", name: c.fn },
+        model: { kind: "deep", deep: c.model },
+        train: train(s, lr, o),
+        labels: c.labels,
+      }))
+    )
+  );
+}
+
+export const PAPER_B = {
+  "paperB-exp1": {
+    description:
+      "Paper B Exp. I: f(x) = sin(5 x1) + cos(3 x2) on the unit circle embedded in R^D, D in {16, 32, 64, 128}; a 1-4-MoE (top-1, expert width 32); test error should be flat in D.",
+    figure: "error-vs-D",
+    runs: (scale: Scale, o: Overrides) =>
+      expand(
+        "paperB-exp1",
+        scale,
+        o,
+        (o.dims ?? [16, 32, 64, 128]).map((D) => ({
+          d: D,
+          dist: "circle" as const,
+          fn: "sincos",
+          model: deep(D, 1, 4, (o.widths ?? [32])[0], o),
+          labels: { arch: "1-4-MoE", D },
+        })),
+      ),
+  },
+  "paperB-exp2": {
+    description:
+      "Paper B Exp. II: the 9-piece compositional target piecewise9 (x1, x2 uniform on [-1,1]^2, 3 regions each) fitted by a deep 2-3-MoE and a shallow 1-6-MoE at expert widths {16, 32, 64, 128}; deep keeps improving with width, shallow plateaus.",
+    figure: "error-vs-width",
+    runs: (scale: Scale, o: Overrides) =>
+      expand(
+        "paperB-exp2",
+        scale,
+        o,
+        (o.widths ?? [16, 32, 64, 128]).flatMap((w) =>
+          [
+            { arch: "2-3-MoE", layers: 2, experts: 3 },
+            { arch: "1-6-MoE", layers: 1, experts: 6 },
+          ].map((a) => ({
+            d: 2,
+            dist: "square" as const,
+            fn: "piecewise9",
+            model: deep(2, a.layers, a.experts, w, o),
+            labels: { arch: a.arch, width: w },
+          }))
+        ),
+      ),
+  },
+} as const;

@@ -1,0 +1,162 @@
+/**
+ * The named experiments (`deno task sweep <name>`) and user grids given as JSON files. A grid
+ * file starts from a preset and overrides its settings:
+ *
+ *   { "name": "my-fig2", "base": "fig2", "scale": "quick",
+ *     "archs": ["4e2a", "16e8a"], "lrs": [0.01], "epochs": 10 }
+ */
+import type { RunConfig } from "../sweep/types.ts";
+import { type Overrides, type Scale, SCALES, validateOverrides } from "./overrides.ts";
+import { PAPER_A } from "./paper_a.ts";
+import { PAPER_B } from "./paper_b.ts";
+
+/** How an experiment's results are drawn (see figures.ts). */
+export type FigureKind = "heatmap" | "size-lines" | "error-vs-D" | "error-vs-width";
+
+export interface Experiment {
+  name: string;
+  description: string;
+  figure: FigureKind;
+  runs(scale: Scale, o: Overrides): RunConfig[];
+}
+
+export const EXPERIMENTS: Record<string, Experiment> = Object.fromEntries(
+  Object.entries({ ...PAPER_A, ...PAPER_B }).map(([name, e]) => [name, { name, ...e }]),
+);
+
+export function experimentByName(name: string): Experiment {
+  const e = EXPERIMENTS[name];
+  if (!e) {
+    throw new Error(
+      `experiment: unknown experiment '${name}' (allowed: ${
+        Object.keys(EXPERIMENTS).join(", ")
+      }, or --grid FILE.json)`,
+    );
+  }
+  return e;
+}
+
+export function checkScale(scale: string): asserts scale is Scale {
+  if (!(SCALES as readonly string[]).includes(scale)) {
+    throw new Error(`scale: unknown scale '${scale}' (allowed: ${SCALES.join(", ")})`);
+  }
+}
+
+/** A resolved sweep: its output name, figure kind and runs. */
+export interface ResolvedSweep {
+  /** Directory name under out/ and the `experiment` column: e.g. "fig2", "fig2-full". */
+  name: string;
+  base: string;
+  scale: Scale;
+  figure: FigureKind;
+  description: string;
+  runs: RunConfig[];
+}
+
+/** A preset at a scale, with overrides. Quick results go to out/<name>, others to out/<name>-<scale>. */
+export function resolvePreset(name: string, scale: string, o: Overrides = {}): ResolvedSweep {
+  const e = experimentByName(name);
+  checkScale(scale);
+  validateOverrides(o);
+  const custom = Object.keys(o).length > 0;
+  const outName = scale === "quick" ? name : `${name}-${scale}`;
+  const runs = e.runs(scale, { ...o, custom }).map((r) => ({ ...r, experiment: outName }));
+  return { name: outName, base: name, scale, figure: e.figure, description: e.description, runs };
+}
+
+const OVERRIDE_FIELDS: Record<
+  keyof Omit<Overrides, "custom">,
+  "int" | "ints" | "nums" | "strs" | "str"
+> = {
+  d: "int",
+  epochs: "int",
+  samplesPerEpoch: "int",
+  batch: "int",
+  testSamples: "int",
+  lrs: "nums",
+  seeds: "ints",
+  teacherSeed: "int",
+  dtype: "str",
+  strategy: "str",
+  archs: "strs",
+  granularities: "ints",
+  relSizes: "ints",
+  dims: "ints",
+  widths: "ints",
+};
+
+/** Parses and validates a JSON grid; errors name the file and the field. */
+export function parseGrid(text: string, source: string): ResolvedSweep {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${source}: malformed JSON (${(e as Error).message})`);
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new Error(`${source}: must hold a JSON object like {"name": ..., "base": "fig2", ...}`);
+  }
+  const g = raw as Record<string, unknown>;
+  const allowed = ["name", "base", "scale", ...Object.keys(OVERRIDE_FIELDS)];
+  for (const k of Object.keys(g)) {
+    if (!allowed.includes(k)) {
+      throw new Error(`${source}: unknown field '${k}' (allowed: ${allowed.join(", ")})`);
+    }
+  }
+  if (typeof g.name !== "string" || !/^[A-Za-z0-9._-]+$/.test(g.name)) {
+    throw new Error(
+      `${source}: name: must be a string of letters, digits, '.', '_' or '-', got ${
+        JSON.stringify(g.name)
+      }`,
+    );
+  }
+  if (typeof g.base !== "string" || !EXPERIMENTS[g.base]) {
+    throw new Error(
+      `${source}: base: must be one of ${Object.keys(EXPERIMENTS).join(", ")}, got ${
+        JSON.stringify(g.base)
+      }`,
+    );
+  }
+  const scale = g.scale === undefined ? "quick" : g.scale;
+  if (typeof scale !== "string") {
+    throw new Error(`${source}: scale: must be one of ${SCALES.join(", ")}`);
+  }
+  const o: Overrides = {};
+  for (const [k, kind] of Object.entries(OVERRIDE_FIELDS)) {
+    const v = g[k];
+    if (v === undefined) continue;
+    const ok = kind === "int"
+      ? Number.isInteger(v)
+      : kind === "str"
+      ? typeof v === "string"
+      : Array.isArray(v) &&
+        v.every((x) => (kind === "strs"
+          ? typeof x === "string"
+          : kind === "ints"
+          ? Number.isInteger(x)
+          : typeof x === "number")
+        );
+    if (!ok) {
+      const want = {
+        int: "an integer",
+        str: "a string",
+        ints: "a list of integers",
+        nums: "a list of numbers",
+        strs: "a list of strings",
+      }[kind];
+      throw new Error(`${source}: ${k}: must be ${want}, got ${JSON.stringify(v)}`);
+    }
+    (o as Record<string, unknown>)[k] = v;
+  }
+  try {
+    const r = resolvePreset(g.base, scale, o);
+    const runs = r.runs.map((run) => ({
+      ...run,
+      experiment: g.name as string,
+      scale: "custom" as const,
+    }));
+    return { ...r, name: g.name, runs };
+  } catch (e) {
+    throw new Error(`${source}: ${(e as Error).message}`);
+  }
+}
