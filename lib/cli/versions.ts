@@ -1,8 +1,6 @@
 /** Versions stored with every run record, so a result says what produced it. */
 import * as ort from "onnxruntime-node";
-import denoJson from "../../deno.json" with { type: "json" };
-
-export const TOOLKIT_VERSION: string = denoJson.version;
+import { TOOLKIT_VERSION } from "../export/onnx_export.ts";
 
 export function versions(): Record<string, string> {
   return {

@@ -6,7 +6,7 @@
  * test_loss / zero_loss.
  */
 import type { Graph, Value } from "../graph/builder.ts";
-import { tensor } from "../graph/tensor.ts";
+import { type HostTensor, tensor } from "../graph/tensor.ts";
 import { foldIn, key } from "../random/prng.ts";
 import { BatchSource } from "../data/batches.ts";
 import { targetByName } from "../data/targets.ts";
@@ -167,90 +167,128 @@ function abortError(): Error {
   return new DOMException("run aborted", "AbortError");
 }
 
+/** A run's compiled programs and data source, ready to train (shared with the benchmark). */
+export interface PreparedRun {
+  trainer: Trainer;
+  evaluator: Evaluator;
+  source: BatchSource<"float32" | "float64">;
+  schedule: ScheduleSpec;
+  stepsPerEpoch: number;
+  /** Steps per run() call. */
+  chunk: number;
+  /** The student's compute strategy as built ("dense", "sparse", ...). */
+  strategy: string;
+  /** Feeds for `trainer.run` from the next `n` steps of data. */
+  nextBatch(n: number): Record<string, HostTensor>;
+  release(): Promise<void>;
+}
+
+/** Builds the training and evaluation programs of `cfg` and its data source. */
+export async function prepareRun(cfg: RunConfig, opts: ExecutorOptions = {}): Promise<PreparedRun> {
+  checkRunShape(cfg);
+  const dt = cfg.dtype;
+  const d = cfg.input.d;
+  const B = cfg.train.batch;
+  const stepsPerEpoch = cfg.train.samplesPerEpoch / B;
+  const student = studentModel(cfg);
+  const tgt = await target(cfg);
+  if (tgt.outDim !== student.outDim) {
+    throw new Error(
+      `model: output dimension ${student.outDim} differs from the target's ${tgt.outDim}`,
+    );
+  }
+  const schedule = scheduleOf(cfg, stepsPerEpoch);
+  const params = [...student.params].map(([name, init]) => ({ name, init }));
+  let strategy = "";
+  const yOf = (g: Graph, b: Record<string, Value>) =>
+    tgt.kind === "graph" ? tgt.forward(g, b.x) : b.y;
+  const trainer = await Trainer.create({
+    dtype: dt,
+    params,
+    batch: [
+      { kind: "fed", name: "x", dtype: dt, dims: [B, d] },
+      ...(tgt.kind === "fed"
+        ? [{ kind: "fed" as const, name: "y", dtype: dt, dims: [B, tgt.outDim] }]
+        : []),
+    ],
+    loss: (g, p, b) => {
+      const s = student.forward(g, p, b.x);
+      strategy = s.strategy;
+      return sqError(g, s.y, yOf(g, b), B);
+    },
+    optimizer: adamw({
+      betas: cfg.train.betas,
+      eps: cfg.train.eps,
+      weightDecay: cfg.train.weightDecay,
+    }),
+    schedule,
+  }, { lrs: [cfg.train.lr], threads: opts.threads, ep: opts.ep });
+  const evaluator = await Evaluator.create({
+    dtype: dt,
+    params,
+    batch: [
+      { name: "x", dtype: dt, dims: ["batch", d] },
+      ...(tgt.kind === "fed" ? [{ name: "y", dtype: dt, dims: ["batch", tgt.outDim] }] : []),
+    ],
+    metrics: (g, p, b) => {
+      const y = yOf(g, b);
+      return {
+        test_loss: sqError(g, student.forward(g, p, b.x).y, y, undefined),
+        zero_loss: sqError(g, g.op.Mul(y, 0), y, undefined),
+      };
+    },
+  }, { threads: opts.threads, ep: opts.ep });
+
+  const source = new BatchSource<"float32" | "float64">({
+    dist: cfg.input.dist,
+    d,
+    target: tgt.kind === "fed" ? tgt.name : undefined,
+    key: foldIn(key(cfg.seed), "data"),
+    dtype: dt,
+  });
+  const bytesPerStep = B * (d + (tgt.kind === "fed" ? tgt.outDim : 0)) * (dt === "float32" ? 4 : 8);
+  const chunk = Math.max(
+    1,
+    Math.min(stepsPerEpoch, Math.floor((opts.maxChunkBytes ?? 32 << 20) / bytesPerStep)),
+  );
+  return {
+    trainer,
+    evaluator,
+    source,
+    schedule,
+    stepsPerEpoch,
+    chunk,
+    strategy,
+    nextBatch(n) {
+      const c = source.next(n, B);
+      const batch: Record<string, HostTensor> = { x: tensor(dt, c.xDims, c.x) };
+      if (c.y && c.yDims) batch.y = tensor(dt, c.yDims, c.y);
+      return batch;
+    },
+    async release() {
+      await trainer.release();
+      await evaluator.release();
+    },
+  };
+}
+
 /** The executor the sweep engine drives. */
 export function makeExecutor(opts: ExecutorOptions = {}): Executor {
   return async (cfg, hooks) => {
-    checkRunShape(cfg);
     const t0 = performance.now();
+    const run = await prepareRun(cfg, opts);
+    const { trainer, evaluator, source, stepsPerEpoch, chunk } = run;
     const dt = cfg.dtype;
-    const d = cfg.input.d;
-    const B = cfg.train.batch;
-    const stepsPerEpoch = cfg.train.samplesPerEpoch / B;
-    const student = studentModel(cfg);
-    const tgt = await target(cfg);
-    if (tgt.outDim !== student.outDim) {
-      throw new Error(
-        `model: output dimension ${student.outDim} differs from the target's ${tgt.outDim}`,
-      );
-    }
-    const schedule = scheduleOf(cfg, stepsPerEpoch);
-    const params = [...student.params].map(([name, init]) => ({ name, init }));
-    let strategy = "";
-    const yOf = (g: Graph, b: Record<string, Value>) =>
-      tgt.kind === "graph" ? tgt.forward(g, b.x) : b.y;
-    const trainer = await Trainer.create({
-      dtype: dt,
-      params,
-      batch: [
-        { kind: "fed", name: "x", dtype: dt, dims: [B, d] },
-        ...(tgt.kind === "fed"
-          ? [{ kind: "fed" as const, name: "y", dtype: dt, dims: [B, tgt.outDim] }]
-          : []),
-      ],
-      loss: (g, p, b) => {
-        const s = student.forward(g, p, b.x);
-        strategy = s.strategy;
-        return sqError(g, s.y, yOf(g, b), B);
-      },
-      optimizer: adamw({
-        betas: cfg.train.betas,
-        eps: cfg.train.eps,
-        weightDecay: cfg.train.weightDecay,
-      }),
-      schedule,
-    }, { lrs: [cfg.train.lr], threads: opts.threads, ep: opts.ep });
-    const evaluator = await Evaluator.create({
-      dtype: dt,
-      params,
-      batch: [
-        { name: "x", dtype: dt, dims: ["batch", d] },
-        ...(tgt.kind === "fed" ? [{ name: "y", dtype: dt, dims: ["batch", tgt.outDim] }] : []),
-      ],
-      metrics: (g, p, b) => {
-        const y = yOf(g, b);
-        return {
-          test_loss: sqError(g, student.forward(g, p, b.x).y, y, undefined),
-          zero_loss: sqError(g, g.op.Mul(y, 0), y, undefined),
-        };
-      },
-    }, { threads: opts.threads, ep: opts.ep });
-
-    const source = new BatchSource({
-      dist: cfg.input.dist,
-      d,
-      target: tgt.kind === "fed" ? tgt.name : undefined,
-      key: foldIn(key(cfg.seed), "data"),
-      dtype: dt,
-    });
-    const bytesPerStep = B * (d + (tgt.kind === "fed" ? tgt.outDim : 0)) *
-      (dt === "float32" ? 4 : 8);
-    const chunk = Math.max(
-      1,
-      Math.min(stepsPerEpoch, Math.floor((opts.maxChunkBytes ?? 32 << 20) / bytesPerStep)),
-    );
     const curves: EpochRow[] = [];
     let diverged = false;
     try {
       for (let epoch = 0; epoch < cfg.train.epochs && !diverged; epoch++) {
-        const lr = lrAt(schedule, cfg.train.lr, epoch * stepsPerEpoch);
+        const lr = lrAt(run.schedule, cfg.train.lr, epoch * stepsPerEpoch);
         let sum = 0;
         for (let done = 0; done < stepsPerEpoch;) {
           if (hooks.signal.aborted) throw abortError();
           const n = Math.min(chunk, stepsPerEpoch - done);
-          const c = source.next(n, B);
-          const batch: Record<string, ReturnType<typeof tensor>> = { x: tensor(dt, c.xDims, c.x) };
-          if (c.y && c.yDims) batch.y = tensor(dt, c.yDims, c.y);
-          const losses = await trainer.run(n, batch);
+          const losses = await trainer.run(n, run.nextBatch(n));
           for (const l of losses) {
             if (!Number.isFinite(l)) diverged = true;
             sum += l;
@@ -267,9 +305,7 @@ export function makeExecutor(opts: ExecutorOptions = {}): Executor {
         }
         if (diverged) break;
         const test = source.testSet(epoch, cfg.train.testSamples);
-        const feeds: Record<string, ReturnType<typeof tensor>> = {
-          x: tensor(dt, test.xDims, test.x),
-        };
+        const feeds: Record<string, HostTensor> = { x: tensor(dt, test.xDims, test.x) };
         if (test.y && test.yDims) feeds.y = tensor(dt, test.yDims, test.y);
         const m = await evaluator.run(trainer.state.params, feeds);
         const testLoss = Number(m.test_loss.data[0]);
@@ -285,16 +321,10 @@ export function makeExecutor(opts: ExecutorOptions = {}): Executor {
         });
       }
     } finally {
-      await trainer.release();
-      await evaluator.release();
+      await run.release();
     }
-    return summarize(
-      curves,
-      diverged,
-      trainer.state.step,
-      strategy,
-      (performance.now() - t0) / 1000,
-    );
+    const wall = (performance.now() - t0) / 1000;
+    return summarize(curves, diverged, trainer.state.step, run.strategy, wall);
   };
 }
 

@@ -88,6 +88,12 @@ function series(
   });
 }
 
+/** Figure sizes in pixels (fixed, so a figure's size is known from its grid). */
+export function heatmapSize(rows: number, cols: number): { width: number; height: number } {
+  return { width: 260 + 80 * cols, height: 140 + 46 * rows };
+}
+export const LINES_SIZE = { width: 800, height: 500 } as const;
+
 /** Draws every figure of the experiment; returns the PNG paths written. */
 export async function renderFigures(outDir: string, info: ExperimentInfo): Promise<string[]> {
   const best = (await readRows(`${outDir}/best.csv`)).filter((r) => r.status === "ok");
@@ -115,6 +121,7 @@ export async function renderFigures(outDir: string, info: ExperimentInfo): Promi
         yLabel: "teacher",
         valueFormat: (v: number) => (v < 0.01 ? v.toFixed(3) : v.toFixed(2)),
         valueLabel: "test loss / zero loss",
+        ...heatmapSize(teachers.length, students.length),
       }),
     );
   } else if (info.figure === "size-lines") {
@@ -126,6 +133,7 @@ export async function renderFigures(outDir: string, info: ExperimentInfo): Promi
         yLabel: "normalized test loss",
         series: series(best, "granularity", "rel_size", "score", (g) => `granularity ${g}`),
         logX: true,
+        ...LINES_SIZE,
       }),
     );
   } else if (info.figure === "error-vs-D") {
@@ -138,6 +146,7 @@ export async function renderFigures(outDir: string, info: ExperimentInfo): Promi
         series: series(best, "arch", "D", "min_test_loss", (a) => a),
         logX: true,
         logY: true,
+        ...LINES_SIZE,
       }),
     );
   } else if (info.figure === "error-vs-width") {
@@ -150,6 +159,7 @@ export async function renderFigures(outDir: string, info: ExperimentInfo): Promi
         series: series(best, "arch", "width", "min_test_loss", (a) => a),
         logX: true,
         logY: true,
+        ...LINES_SIZE,
       }),
     );
   }
@@ -200,6 +210,7 @@ async function renderCurves(
         yLabel: "test loss / zero loss",
         series: s,
         logY: true,
+        ...LINES_SIZE,
       }),
     );
   }

@@ -1,0 +1,75 @@
+/**
+ * moe-onnx: Mixture-of-Experts expressivity research on onnxruntime, from Deno.
+ *
+ * Models are built directly as ONNX graphs; gradients come from our own reverse-mode autodiff
+ * (standard ONNX ops only) and optimizer updates are part of the same graph, so one
+ * onnxruntime `run()` performs many training steps.
+ *
+ * ```ts
+ * import { Graph, grad, moeConfig, initMoe, key, moeForward, Trainer, adamw } from "./mod.ts";
+ *
+ * const layer = moeConfig({ m: 16, k: 8, w: 40, dIn: 64 });
+ * const params = initMoe(layer, key(0), { dtype: "float32" });
+ * const trainer = await Trainer.create({
+ *   dtype: "float32",
+ *   params: [...params].map(([name, init]) => ({ name, init })),
+ *   batch: [{ kind: "fed", name: "x", dtype: "float32", dims: [256, 64] },
+ *           { kind: "fed", name: "y", dtype: "float32", dims: [256, 64] }],
+ *   loss: (g, p, b) => { const d = g.op.Sub(moeForward(g, layer, p, b.x).y, b.y);
+ *                        return g.op.ReduceSum(g.op.Mul(d, d), undefined, 0); },
+ *   optimizer: adamw(),
+ *   schedule: { schedule: { kind: "constant" } },
+ * }, { lrs: [1e-3] });
+ * const losses = await trainer.run(100, { x, y }); // x, y: [100, 256, 64] HostTensors
+ * ```
+ *
+ * @module
+ */
+
+// Graph building
+export { attr, Graph, GraphError, type Operand, type Shape, Value } from "./lib/graph/builder.ts";
+export type { DType, FloatDType } from "./lib/graph/dtype.ts";
+export { type HostTensor, scalar, tensor } from "./lib/graph/tensor.ts";
+export { encodeModel, IR_VERSION, type ModelOptions, OPSET } from "./lib/graph/encode.ts";
+
+// Autodiff
+export { grad, GradError } from "./lib/autodiff/grad.ts";
+export { type Rule, RULES } from "./lib/autodiff/rules.ts";
+
+// Runtime, optimizers, training
+export {
+  checkExecutionProvider,
+  type ExecutionProvider,
+  Session,
+  type SessionOptions,
+} from "./lib/runtime/session.ts";
+export { adamw, type AdamWOptions, type Optimizer, sgd, type SgdOptions } from "./lib/optim/mod.ts";
+export { lrAt, type Schedule, scheduledLr, type ScheduleSpec } from "./lib/optim/schedule.ts";
+export { Trainer, type TrainerOptions } from "./lib/train/trainer.ts";
+export { type EvalSpec, Evaluator } from "./lib/train/evaluator.ts";
+export type { BatchInput, LossFn, ParamSpec, TrainProgramSpec } from "./lib/train/program.ts";
+export { loadCheckpoint, saveCheckpoint, type TrainState } from "./lib/train/checkpoint.ts";
+
+// Randomness and data
+export { foldIn, type Key, key, split, Stream } from "./lib/random/prng.ts";
+export { fillNormal, fillUniform } from "./lib/random/bulk.ts";
+export * from "./lib/data/mod.ts";
+
+// Models
+export * from "./lib/nn/mod.ts";
+export { moeForward, type MoeForwardResult, strategyCost } from "./lib/nn/moe.ts";
+export { deepMoeForward } from "./lib/nn/deep.ts";
+export { deepMoeReference, moeReference } from "./lib/nn/reference.ts";
+export {
+  exportModel,
+  type ImportedModel,
+  importModel,
+  writeModel,
+} from "./lib/export/onnx_export.ts";
+
+// Experiments and sweeps
+export { EXPERIMENTS, parseGrid, resolvePreset } from "./lib/experiments/registry.ts";
+export { makeExecutor } from "./lib/experiments/executor.ts";
+export { runSweep, type SweepOptions, type SweepSummary } from "./lib/sweep/engine.ts";
+export { runId } from "./lib/sweep/runid.ts";
+export type { RunConfig, RunRecord, RunResult } from "./lib/sweep/types.ts";
