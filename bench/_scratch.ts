@@ -56,4 +56,5 @@ for (let r = 0; r < 5; r++) {
 }
 times.sort((a, b) => a - b);
 console.log("median steps/s", (1000 / times[2]).toFixed(2));
+if (prof) run.trainer.endProfiling();
 await run.release();

@@ -7,7 +7,6 @@ import { parseCsv } from "../lib/io/csv.ts";
 import { heatmapSize, LINES_SIZE } from "../lib/experiments/figures.ts";
 import { RESULTS_COLUMNS } from "../lib/sweep/tables.ts";
 
-const PERMS = ["--allow-read", "--allow-write", "--allow-env", "--allow-ffi", "--allow-sys"];
 const TINY = [
   "fig2",
   "--archs",
@@ -26,9 +25,17 @@ const TINY = [
   "1",
 ];
 
-function sweepCmd(args: string[], task = "tasks/sweep.ts"): Deno.Command {
+const TASKS: Record<string, string> = JSON.parse(Deno.readTextFileSync("deno.json")).tasks;
+
+/**
+ * Runs a task as `deno task` would, with deno.json's permissions, but as a direct child, so a
+ * signal reaches the sweep itself and not a `deno task` wrapper.
+ */
+function sweepCmd(args: string[], task = "sweep"): Deno.Command {
+  const [, run, ...rest] = TASKS[task].split(/\s+/);
+  assert.equal(run, "run");
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMS, task, ...args],
+    args: [run, ...rest, ...args],
     stdout: "piped",
     stderr: "piped",
   });
@@ -94,7 +101,7 @@ Deno.test("tiny fig2 sweep end to end: CSV columns and values, figures", async (
 
   // `deno task plot` redraws the figures from the CSVs.
   await Deno.remove(`${dir}/heatmap.png`);
-  const p = await sweep([dir], "tasks/plot.ts");
+  const p = await sweep([dir], "plot");
   assert.equal(p.code, 0, p.stderr);
   assert.deepEqual(pngSize(await Deno.readFile(`${dir}/heatmap.png`)), heatmapSize(2, 2));
 
@@ -143,11 +150,12 @@ Deno.test("tiny fig2 sweep end to end: CSV columns and values, figures", async (
 
 Deno.test("a sweep killed with SIGKILL loses no finished run and resumes", async () => {
   const root = await Deno.makeTempDir();
-  const args = [...TINY, "--lrs", "0.01,0.003", "--out", root];
+  // Longer runs than TINY (about half a second each), so the kill lands mid-sweep.
+  const args = [...TINY, "--lrs", "0.01,0.003", "--epochs", "8", "--out", root];
   const runs = `${root}/fig2/runs`;
   const child = sweepCmd(args).spawn();
   // Kill as soon as two runs are finished.
-  const records = async () => {
+  const records = () => {
     try {
       return [...Deno.readDirSync(runs)].filter((e) => e.name.endsWith(".json")).map((e) => e.name);
     } catch {
@@ -155,7 +163,7 @@ Deno.test("a sweep killed with SIGKILL loses no finished run and resumes", async
     }
   };
   const t0 = Date.now();
-  while ((await records()).length < 2 && Date.now() - t0 < 60_000) {
+  while (records().length < 2 && Date.now() - t0 < 60_000) {
     await new Promise((r) => setTimeout(r, 20));
   }
   child.kill("SIGKILL");
@@ -163,7 +171,7 @@ Deno.test("a sweep killed with SIGKILL loses no finished run and resumes", async
   await child.stdout.cancel();
   await child.stderr.cancel();
   const survivors = new Map<string, string>();
-  for (const name of await records()) {
+  for (const name of records()) {
     const text = await Deno.readTextFile(`${runs}/${name}`);
     JSON.parse(text); // every record present is complete
     survivors.set(name, text);

@@ -30,6 +30,8 @@ export interface ExecutorOptions {
   ep?: ExecutionProvider;
   /** Upper bound on the fed batch bytes per run() (default 32 MiB). */
   maxChunkBytes?: number;
+  /** When set, the training session writes an onnxruntime JSON profile with this prefix. */
+  profilePrefix?: string;
 }
 
 /** A model as the executor sees it: its parameters and a graph builder for its forward. */
@@ -222,7 +224,12 @@ export async function prepareRun(cfg: RunConfig, opts: ExecutorOptions = {}): Pr
       weightDecay: cfg.train.weightDecay,
     }),
     schedule,
-  }, { lrs: [cfg.train.lr], threads: opts.threads, ep: opts.ep });
+  }, {
+    lrs: [cfg.train.lr],
+    threads: opts.threads,
+    ep: opts.ep,
+    profilePrefix: opts.profilePrefix,
+  });
   const evaluator = await Evaluator.create({
     dtype: dt,
     params,

@@ -119,7 +119,7 @@ export async function renderFigures(outDir: string, info: ExperimentInfo): Promi
         values: teachers.map((t) => students.map((s) => cell.get(`${t}|${s}`) ?? null)),
         xLabel: "student",
         yLabel: "teacher",
-        valueFormat: (v: number) => (v < 0.01 ? v.toFixed(3) : v.toFixed(2)),
+        valueFormat: (v: number) => (v < 0.01 ? v.toPrecision(1) : v.toFixed(2)),
         valueLabel: "test loss / zero loss",
         ...heatmapSize(teachers.length, students.length),
       }),

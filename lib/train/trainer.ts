@@ -99,6 +99,11 @@ export class Trainer {
     this.state = s;
   }
 
+  /** Writes the onnxruntime profile (sessions created with `profilePrefix`). */
+  endProfiling(): void {
+    this.session.endProfiling();
+  }
+
   async release(): Promise<void> {
     await this.session.release();
   }
