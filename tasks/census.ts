@@ -48,15 +48,20 @@ export function parseCensusArgs(args: string[]): CensusArgs | null {
     args,
     strict: true,
     allowPositionals: true,
-    options: Object.fromEntries(
-      ["d", "m", "k", "samples", "seed", "hist", "threads", "out"].map((k) => [
-        k,
-        { type: "string" as const },
-      ]).concat([["help", { type: "boolean" as const }]]),
-    ),
+    options: {
+      d: { type: "string" },
+      m: { type: "string" },
+      k: { type: "string" },
+      samples: { type: "string" },
+      seed: { type: "string" },
+      hist: { type: "string" },
+      threads: { type: "string" },
+      out: { type: "string" },
+      help: { type: "boolean" },
+    },
   });
-  const s = v as Record<string, string | undefined> & { help?: boolean };
-  if (s.help) return null;
+  if (v.help) return null;
+  const s = v;
   if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   const census = {
     ds: listFlag("d", s.d, int, "integers >= 1") ?? [2, 4, 8, 16, 32, 64, 128],

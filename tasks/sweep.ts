@@ -33,6 +33,7 @@ Experiments (default fig2): ${Object.keys(EXPERIMENTS).join(", ")}
   --epochs N  --lrs a,b  --seeds 0,1  --d N  --batch N  --samples-per-epoch N  --test-samples N
   --archs 4e2a,16e8a  --granularities 2,4  --rel-sizes 1,2  --dims 16,32  --widths 16,32
   --strategy dense|sparse|auto  --dtype float32|float64  --teacher-seed N
+  --save-models            also write each finished run's trained student to DIR/<experiment>/models/<run_id>.onnx
   --dry-run                list the runs and exit
   --list                   list the experiments and exit`;
 
@@ -84,6 +85,7 @@ const STRING_FLAGS = [
 const OPTIONS: Record<string, { type: "string" | "boolean" }> = {
   ...Object.fromEntries(STRING_FLAGS.map((k) => [k, { type: "string" as const }])),
   "dry-run": { type: "boolean" },
+  "save-models": { type: "boolean" },
   list: { type: "boolean" },
   help: { type: "boolean" },
 };
@@ -172,7 +174,11 @@ async function main(): Promise<number> {
   const summary = await runSweep({
     outDir,
     runs: sweep.runs,
-    execute: makeExecutor({ threads, ep }),
+    execute: makeExecutor({
+      threads,
+      ep,
+      saveModelDir: values["save-models"] ? `${outDir}/models` : undefined,
+    }),
     versions: versions(),
     shard,
     afterRebuild: async () => {

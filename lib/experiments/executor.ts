@@ -23,6 +23,8 @@ import { Evaluator } from "../train/evaluator.ts";
 import type { ExecutionProvider } from "../runtime/session.ts";
 import type { EpochRow, Executor, RunConfig, RunResult } from "../sweep/types.ts";
 import { loadTeacher } from "./teacher_file.ts";
+import { describeModel, type ModelSpec, writeModel } from "../export/onnx_export.ts";
+import { runId } from "../sweep/runid.ts";
 
 export interface ExecutorOptions {
   /** onnxruntime intra-op threads (0 = one per physical core). */
@@ -32,6 +34,12 @@ export interface ExecutorOptions {
   maxChunkBytes?: number;
   /** When set, the training session writes an onnxruntime JSON profile with this prefix. */
   profilePrefix?: string;
+  /**
+   * When set, each run that finishes without diverging writes its trained student as
+   * `<saveModelDir>/<run_id>.onnx` (lib/export/onnx_export.ts format, run id = runId(config)),
+   * with the parameters after the last epoch (the run's score is its best epoch's).
+   */
+  saveModelDir?: string;
 }
 
 /** A model as the executor sees it: its parameters and a graph builder for its forward. */
@@ -330,9 +338,41 @@ export function makeExecutor(opts: ExecutorOptions = {}): Executor {
     } finally {
       await run.release();
     }
+    if (opts.saveModelDir && !diverged) {
+      await saveStudent(opts.saveModelDir, cfg, trainer.state.params);
+    }
     const wall = (performance.now() - t0) / 1000;
     return summarize(curves, diverged, trainer.state.step, run.strategy, wall);
   };
+}
+
+/** Writes the trained student of `cfg` (its parameters by name) as `<dir>/<run_id>.onnx`. */
+async function saveStudent(
+  dir: string,
+  cfg: RunConfig,
+  trained: Record<string, HostTensor>,
+): Promise<void> {
+  const model: ModelSpec = cfg.model.kind === "moe"
+    ? { kind: "moe", config: moeConfig(cfg.model.layer) }
+    : {
+      kind: "deep",
+      config: deepMoeConfig(cfg.model.deep as Parameters<typeof deepMoeConfig>[0]),
+    };
+  const id = runId(cfg);
+  const description = `Trained student of run ${id} (experiment ${cfg.experiment}, ` +
+    `${JSON.stringify(cfg.labels)}, lr ${cfg.train.lr}, seed ${cfg.seed}), parameters after ` +
+    `${cfg.train.epochs} epochs. ` +
+    describeModel(model, { seed: null, init: null, dtype: cfg.dtype, strategy: "dense" });
+  // writeModel checks the names and dims against the config's layout and orders them itself.
+  await writeModel(
+    `${dir.replace(/\/+$/, "") || "/"}/${id}.onnx`,
+    model,
+    new Map(Object.entries(trained)),
+    {
+      preset: cfg.experiment,
+      description,
+    },
+  );
 }
 
 function summarize(

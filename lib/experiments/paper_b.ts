@@ -7,7 +7,7 @@
  *   `softmax-topk` would give every gate weight 1 and the router no gradient);
  * - AdamW (betas 0.9/0.999, eps 1e-8, no weight decay: the targets are fitted to ~1e-5),
  *   lr in {1e-3, 3e-3}, cosine annealing per epoch, batch 256, fresh samples every epoch,
- *   2^12 test samples; full scale 200 epochs x 2^14 samples (12,800 steps), quick 40 x 2^13.
+ *   2^12 test samples; full scale 200 epochs x 2^14 samples (12,800 steps), quick 100 x 2^13 (3,200 steps).
  */
 import type { RunConfig, TrainConfig } from "../sweep/types.ts";
 import type { Overrides, Scale } from "./overrides.ts";
@@ -23,7 +23,7 @@ interface BScale {
 function scaleOf(scale: Scale): BScale {
   return scale === "full"
     ? { epochs: 200, samplesPerEpoch: 2 ** 14, batch: 256, testSamples: 2 ** 12, lrs: [1e-3, 3e-3] }
-    : { epochs: 40, samplesPerEpoch: 2 ** 13, batch: 256, testSamples: 2 ** 12, lrs: [3e-3] };
+    : { epochs: 100, samplesPerEpoch: 2 ** 13, batch: 256, testSamples: 2 ** 12, lrs: [3e-3] };
 }
 
 function train(s: BScale, lr: number, o: Overrides): TrainConfig {

@@ -209,7 +209,7 @@ export function packingCheck(
     const count = (binomial(m, t) * binomial(m - t, t)) / 2n;
     if (count <= BigInt(budget)) {
       forEachSubset(m, t, (a) => {
-        const rest = [];
+        const rest: number[] = [];
         for (let j = 0; j < m; j++) if (!a.includes(j)) rest.push(j);
         forEachSubset(m - t, t, (bi) => {
           if (rest[bi[0]] < a[0]) return; // count each unordered pair once
