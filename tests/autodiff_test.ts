@@ -3,6 +3,8 @@ import { Graph } from "../lib/graph/builder.ts";
 import { tensor } from "../lib/graph/tensor.ts";
 import { grad } from "../lib/autodiff/grad.ts";
 import { RULES } from "../lib/autodiff/rules.ts";
+import { encodeModel } from "../lib/graph/encode.ts";
+import { Session } from "../lib/runtime/session.ts";
 import { type Build, gradCheck, rand } from "./support/gradcheck.ts";
 
 const TOL = 1e-6;
@@ -319,4 +321,31 @@ Deno.test("shape clash and dtype clash are reported when building, naming the no
   assert.throws(() => g.node("Gemm", [a, a], { alpha: [1] }), /attribute 'alpha' must be float/);
   assert.throws(() => g.node("Softmax", [a], { axes: 1 }), /unknown attribute 'axes'/);
   assert.throws(() => new Graph("o").op.Neg(a), /dangling value/);
+});
+
+Deno.test("If and Loop subgraphs read outer values and run on onnxruntime", async () => {
+  const g = new Graph("t");
+  const x = g.input("x", "float64", [3]);
+  const flag = g.input("flag", "bool", []);
+  const [y] = g.ifElse(flag, (b) => [b.op.Mul(x, 2)], (b) => [b.op.Neg(x)]);
+  g.output(y, "y");
+  const [acc, its] = g.loop(4, [x], (b, i, [c]) => ({
+    carried: [b.op.Add(c, x)],
+    scans: [b.op.Cast(i, "float64")],
+  }));
+  g.output(acc, "acc");
+  g.output(its, "its");
+  assert.throws(
+    () => g.ifElse(flag, (b) => [b.op.Mul(x, 2)], () => [flag]),
+    /branches return different outputs/,
+  );
+  const s = await Session.create(encodeModel(g));
+  const xs = tensor("float64", [3], [1, -2, 3]);
+  const on = await s.run({ x: xs, flag: tensor("bool", [], [1]) });
+  const off = await s.run({ x: xs, flag: tensor("bool", [], [0]) });
+  assert.deepEqual(Array.from(on.y.data as Float64Array), [2, -4, 6]);
+  assert.deepEqual(Array.from(off.y.data as Float64Array), [-1, 2, -3]);
+  assert.deepEqual(Array.from(on.acc.data as Float64Array), [5, -10, 15]);
+  assert.deepEqual(Array.from(on.its.data as Float64Array), [0, 1, 2, 3]);
+  await s.release();
 });

@@ -330,6 +330,38 @@ export class Graph {
   }
 
   /**
+   * Builds an If: `thenBranch` and `elseBranch` each build a subgraph (which may read this
+   * graph's values) and return its outputs; both must return the same number of values with
+   * the same dtypes. Returns the If node's outputs.
+   */
+  ifElse(
+    cond: Value,
+    thenBranch: (g: Graph) => Value[],
+    elseBranch: (g: Graph) => Value[],
+    name = "if",
+  ): Value[] {
+    const branch = (label: string, build: (g: Graph) => Value[]) => {
+      const g = this.subgraph(`${name}_${label}`);
+      for (const v of build(g)) g.output(v, g.freshName(`${name}_${label}_${v.name}`));
+      return g;
+    };
+    const thenG = branch("then", thenBranch);
+    const elseG = branch("else", elseBranch);
+    const [a, b] = [thenG.outputs, elseG.outputs];
+    if (a.length !== b.length || a.some((v, i) => v.dtype !== b[i].dtype)) {
+      throw new GraphError(
+        `${name}: branches return different outputs (then: ${
+          a.map((v) => v.dtype).join(", ")
+        }; else: ${b.map((v) => v.dtype).join(", ")})`,
+      );
+    }
+    return this.node("If", [cond], { then_branch: thenG, else_branch: elseG }, {
+      outputs: a.length,
+      outputNames: a.map((_, i) => `${name}_out${i}`),
+    });
+  }
+
+  /**
    * Builds a Loop. `body` receives the iteration number, and the carried values; it returns
    * the carried values for the next iteration and any per-iteration scan outputs (stacked
    * along a new leading axis). Returns the final carried values, then the scan outputs.

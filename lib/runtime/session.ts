@@ -23,6 +23,11 @@ export interface SessionOptions {
   optLevel?: OptLevel;
   /** When set, onnxruntime writes a JSON profile with this file prefix. */
   profilePrefix?: string;
+  /**
+   * Whether idle intra-op threads busy-wait for work (onnxruntime's default: true). Off, they
+   * sleep: the other core stays free for host work (data generation) and for other processes.
+   */
+  spinning?: boolean;
 }
 
 const ORT_DTYPE: Record<DType, ort.Tensor.Type> = {
@@ -104,6 +109,9 @@ export class Session {
       enableProfiling: opts.profilePrefix !== undefined,
       profileFilePrefix: opts.profilePrefix,
       logSeverityLevel: 3,
+      ...(opts.spinning === undefined
+        ? {}
+        : { extra: { session: { intra_op: { allow_spinning: opts.spinning ? "1" : "0" } } } }),
     };
     const inner = await ort.InferenceSession.create(model, so);
     return new Session(inner, ep);
