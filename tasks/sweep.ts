@@ -4,7 +4,7 @@
  * the same command skips finished runs. See `--help`.
  */
 import { parseArgs } from "node:util";
-import { choiceFlag, intFlag, listFlag, runMain, UsageError } from "../lib/cli/args.ts";
+import { choiceFlag, intFlag, listFlag, numFlag, runMain, UsageError } from "../lib/cli/args.ts";
 import { versions } from "../lib/cli/versions.ts";
 import {
   EXPERIMENTS,
@@ -12,7 +12,7 @@ import {
   type ResolvedSweep,
   resolvePreset,
 } from "../lib/experiments/registry.ts";
-import type { Overrides } from "../lib/experiments/overrides.ts";
+import { type Overrides, SCHEDULES } from "../lib/experiments/overrides.ts";
 import { checkRunShape, makeExecutor } from "../lib/experiments/executor.ts";
 import { renderFigures, writeExperimentInfo } from "../lib/experiments/figures.ts";
 import { checkExecutionProvider, EXECUTION_PROVIDERS } from "../lib/runtime/session.ts";
@@ -33,6 +33,8 @@ Experiments (default fig2): ${Object.keys(EXPERIMENTS).join(", ")}
   --epochs N  --lrs a,b  --seeds 0,1  --d N  --batch N  --samples-per-epoch N  --test-samples N
   --archs 4e2a,16e8a  --granularities 2,4  --rel-sizes 1,2  --dims 16,32  --widths 16,32
   --strategy dense|sparse|auto  --dtype float32|float64  --teacher-seed N
+  --teacher-file F.onnx    paper A: learn this exported teacher (e.g. models/teacher-16e8a-d64-seed0.onnx)
+  --weight-decay X  --warmup-steps N  --schedule cosine-epoch|cosine-step|constant
   --save-models            also write each finished run's trained student to DIR/<experiment>/models/<run_id>.onnx
   --dry-run                list the runs and exit
   --list                   list the experiments and exit`;
@@ -55,6 +57,10 @@ function overridesFrom(v: Record<string, string | boolean | undefined>): Overrid
     relSizes: listFlag("rel-sizes", s("rel-sizes"), Number, "integers"),
     dims: listFlag("dims", s("dims"), Number, "integers"),
     widths: listFlag("widths", s("widths"), Number, "integers"),
+    teacherFile: s("teacher-file"),
+    weightDecay: numFlag("weight-decay", s("weight-decay")),
+    warmupSteps: intFlag("warmup-steps", s("warmup-steps"), 0),
+    schedule: choiceFlag("schedule", s("schedule"), SCHEDULES),
   };
   return Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as Overrides;
 }

@@ -13,6 +13,15 @@ export function intFlag(name: string, v: string | undefined, min = 1): number | 
   return n;
 }
 
+export function numFlag(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n)) {
+    throw new UsageError(`--${name}: must be a number, got '${v}'`);
+  }
+  return n;
+}
+
 export function listFlag<T>(
   name: string,
   v: string | undefined,

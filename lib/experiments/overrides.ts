@@ -25,9 +25,17 @@ export interface Overrides {
   /** Paper B: ambient dimensions and expert widths. */
   dims?: number[];
   widths?: number[];
+  /** Paper A: a teacher loaded from an exported .onnx file instead of the preset's teachers. */
+  teacherFile?: string;
+  /** Training protocol. */
+  weightDecay?: number;
+  warmupSteps?: number;
+  schedule?: "cosine-epoch" | "cosine-step" | "constant";
   /** Set when any override is given, so results say the scale was customized. */
   custom?: boolean;
 }
+
+export const SCHEDULES = ["cosine-epoch", "cosine-step", "constant"] as const;
 
 const posInt = (x: unknown) => Number.isInteger(x) && (x as number) > 0;
 
@@ -79,6 +87,33 @@ export function validateOverrides(o: Overrides): void {
   for (const f of ["granularities", "relSizes", "dims", "widths"] as const) {
     const v = o[f];
     if (v) check(f, v.length > 0 && v.every(posInt), "positive integers", v);
+  }
+  if (o.weightDecay !== undefined) {
+    check(
+      "weightDecay",
+      o.weightDecay >= 0 && Number.isFinite(o.weightDecay),
+      "a number >= 0",
+      o.weightDecay,
+    );
+  }
+  if (o.warmupSteps !== undefined) {
+    check(
+      "warmupSteps",
+      Number.isInteger(o.warmupSteps) && o.warmupSteps >= 0,
+      "an integer >= 0",
+      o.warmupSteps,
+    );
+  }
+  if (o.schedule) {
+    check("schedule", SCHEDULES.includes(o.schedule), `one of ${SCHEDULES.join(", ")}`, o.schedule);
+  }
+  if (o.teacherFile !== undefined) {
+    check(
+      "teacherFile",
+      typeof o.teacherFile === "string" && o.teacherFile !== "",
+      "a file path",
+      o.teacherFile,
+    );
   }
   if (o.batch && o.samplesPerEpoch) {
     check(

@@ -6,6 +6,7 @@
  */
 import type { MoeSpec, RunConfig, TrainConfig } from "../sweep/types.ts";
 import type { Overrides, Scale } from "./overrides.ts";
+import { teacherFileTarget } from "./teacher_file.ts";
 
 const FIG2_GRID = ["4e2a", "8e4a", "12e6a", "16e8a", "20e10a", "24e12a", "28e14a", "32e16a"];
 const FIG2_QUICK = ["4e2a", "8e4a", "16e8a", "32e16a"];
@@ -81,9 +82,9 @@ function trainConfig(s: PaperAScale, lr: number, o: Overrides): TrainConfig {
     lr,
     betas: [0.9, 0.999],
     eps: 1e-8,
-    weightDecay: 0.01,
-    schedule: "cosine-epoch",
-    warmupSteps: 0,
+    weightDecay: o.weightDecay ?? 0.01,
+    schedule: o.schedule ?? "cosine-epoch",
+    warmupSteps: o.warmupSteps ?? 0,
     epochs: o.epochs ?? s.epochs,
     samplesPerEpoch: o.samplesPerEpoch ?? s.samplesPerEpoch,
     batch: o.batch ?? s.batch,
@@ -113,8 +114,25 @@ function runsFor(
   }
   const studentActive = opts.studentActive?.(s) ?? s.studentActive;
   const strategy = o.strategy ?? "auto";
+  const file = o.teacherFile !== undefined ? teacherFileTarget(o.teacherFile) : undefined;
+  if (file && file.config.dIn !== s.d) {
+    throw new Error(
+      `teacherFile: ${o.teacherFile} takes inputs of dimension ${file.config.dIn}, but the experiment's d is ${s.d} (set d to ${file.config.dIn})`,
+    );
+  }
   const runs: RunConfig[] = [];
-  for (const p of pairs) {
+  const seen = new Set<string>();
+  for (const p0 of pairs) {
+    // A teacher file replaces every preset teacher: the pairs collapse to one row.
+    const p = file
+      ? {
+        ...p0,
+        labels: { ...p0.labels, teacher: `${file.config.m}e${file.config.k}a` },
+      }
+      : p0;
+    const key = JSON.stringify([p.student, p.labels]);
+    if (seen.has(key)) continue;
+    seen.add(key);
     for (const lr of o.lrs ?? s.lrs) {
       for (const seed of o.seeds ?? [0]) {
         runs.push({
@@ -123,7 +141,7 @@ function runsFor(
           seed,
           dtype: o.dtype ?? "float32",
           input: { dist: "gaussian", d: s.d },
-          target: {
+          target: file?.target ?? {
             kind: "teacher",
             teacher: moeSpec(p.teacher.m, p.teacher.k, s.teacherActive, s.d, false, strategy),
             seed: o.teacherSeed ?? 0,

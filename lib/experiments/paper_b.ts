@@ -32,9 +32,9 @@ function train(s: BScale, lr: number, o: Overrides): TrainConfig {
     lr,
     betas: [0.9, 0.999],
     eps: 1e-8,
-    weightDecay: 0,
-    schedule: "cosine-epoch",
-    warmupSteps: 0,
+    weightDecay: o.weightDecay ?? 0,
+    schedule: o.schedule ?? "cosine-epoch",
+    warmupSteps: o.warmupSteps ?? 0,
     epochs: o.epochs ?? s.epochs,
     samplesPerEpoch: o.samplesPerEpoch ?? s.samplesPerEpoch,
     batch: o.batch ?? s.batch,
@@ -75,6 +75,11 @@ function expand(
   }[],
 ): RunConfig[] {
   const s = scaleOf(scale);
+  if (o.teacherFile !== undefined) {
+    throw new Error(
+      `teacherFile: only paper A experiments learn a teacher (${experiment} fits a function)`,
+    );
+  }
   return cells.flatMap((c) =>
     (o.lrs ?? s.lrs).flatMap((lr) =>
       (o.seeds ?? [0]).map((seed): RunConfig => ({

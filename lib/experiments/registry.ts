@@ -66,7 +66,7 @@ export function resolvePreset(name: string, scale: string, o: Overrides = {}): R
 
 const OVERRIDE_FIELDS: Record<
   keyof Omit<Overrides, "custom">,
-  "int" | "ints" | "nums" | "strs" | "str"
+  "int" | "num" | "ints" | "nums" | "strs" | "str"
 > = {
   d: "int",
   epochs: "int",
@@ -83,6 +83,10 @@ const OVERRIDE_FIELDS: Record<
   relSizes: "ints",
   dims: "ints",
   widths: "ints",
+  teacherFile: "str",
+  weightDecay: "num",
+  warmupSteps: "int",
+  schedule: "str",
 };
 
 /** Parses and validates a JSON grid; errors name the file and the field. */
@@ -127,6 +131,8 @@ export function parseGrid(text: string, source: string): ResolvedSweep {
     if (v === undefined) continue;
     const ok = kind === "int"
       ? Number.isInteger(v)
+      : kind === "num"
+      ? typeof v === "number"
       : kind === "str"
       ? typeof v === "string"
       : Array.isArray(v) &&
@@ -139,6 +145,7 @@ export function parseGrid(text: string, source: string): ResolvedSweep {
     if (!ok) {
       const want = {
         int: "an integer",
+        num: "a number",
         str: "a string",
         ints: "a list of integers",
         nums: "a list of numbers",

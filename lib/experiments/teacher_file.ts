@@ -3,16 +3,13 @@
  * teacher can be shared across runs, machines and tools. The file's sha256 is part of the run
  * config, so a changed file can never be mistaken for the one a result was computed with.
  */
-import { createHash } from "node:crypto";
 import type { FloatDType } from "../graph/dtype.ts";
 import { moeConfig, type MoeLayerConfig } from "../nn/config.ts";
 import { castParams, type ParamSet } from "../nn/params.ts";
 import { importModel } from "../export/onnx_export.ts";
+import { sha256Hex } from "../io/hash.ts";
 
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
-
+/** Reads a teacher file, checking its sha256 (when given) and that it holds an MoE layer. */
 export async function loadTeacher(
   path: string,
   sha256: string,
@@ -28,4 +25,25 @@ export async function loadTeacher(
     throw new Error(`target.path: ${path} holds a '${m.kind}' model; teachers must be MoE layers`);
   }
   return { config: moeConfig(m.config as MoeLayerConfig), params: castParams(m.params, dtype) };
+}
+
+/** The target config of a teacher file: its path, sha256 and (for labels) its architecture. */
+export function teacherFileTarget(path: string): {
+  target: { kind: "teacher-file"; path: string; sha256: string };
+  config: MoeLayerConfig;
+} {
+  let bytes: Uint8Array;
+  try {
+    bytes = Deno.readFileSync(path);
+  } catch (e) {
+    throw new Error(`teacherFile: cannot read '${path}' (${(e as Error).message})`);
+  }
+  const m = importModel(bytes, path);
+  if (m.kind !== "moe") {
+    throw new Error(`teacherFile: ${path} holds a '${m.kind}' model; teachers must be MoE layers`);
+  }
+  return {
+    target: { kind: "teacher-file", path, sha256: sha256Hex(bytes) },
+    config: moeConfig(m.config as MoeLayerConfig),
+  };
 }

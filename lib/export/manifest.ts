@@ -3,6 +3,7 @@
  * preset, config, seed, sha256 and size). The shipped files are regenerable: `checkShipped`
  * rebuilds them into a temp dir and compares them bit for bit with the shipped ones.
  */
+import { sha256Hex } from "../io/hash.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import type { MoeLayerConfig } from "../nn/config.ts";
 import {
@@ -48,11 +49,7 @@ export interface Manifest {
   models: ManifestEntry[];
 }
 
-/** Lowercase hex SHA-256 of `bytes`. */
-export async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-}
+export { sha256Hex };
 
 /** Builds the shipped files in memory: file name -> bytes, and the manifest's JSON text. */
 export async function buildShipped(): Promise<{ files: Map<string, Uint8Array>; text: string }> {

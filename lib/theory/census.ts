@@ -22,9 +22,9 @@
  * by every k.
  */
 import { sampleInputs } from "../data/inputs.ts";
-import { foldIn, key } from "../random/prng.ts";
+import { foldIn, type Key, key } from "../random/prng.ts";
 import { RegionKeys } from "./region_keys.ts";
-import { gaussianRouter } from "./routers.ts";
+import { gaussianRouter, type Router } from "./routers.ts";
 import { binomial, expectedDistinct, MAX_EXPERTS } from "./subsets.ts";
 
 /** Per-region masses are reported only with at least this many samples per region on average. */
@@ -263,6 +263,44 @@ export function checkCensusOptions(o: CensusOptions): void {
   if (!Number.isSafeInteger(o.seed)) throw new Error(`seed: must be an integer, got ${o.seed}`);
 }
 
+/**
+ * Counts the regions hit by `samples` inputs x ~ N(0, I_d) (chunk c drawn from
+ * foldIn(inputKey, c)) for each router and each of its k values; every router sees the same
+ * inputs. Returns one counter per (router, k), in the order given.
+ */
+export async function countRegions(
+  cells: readonly { router: Router; ks: readonly number[] }[],
+  samples: number,
+  inputKey: Key,
+  opts: { threads?: number } = {},
+): Promise<RegionCounter[][]> {
+  const d = cells[0]?.router.d;
+  if (cells.some((c) => c.router.d !== d)) throw new Error("routers: must share the dimension d");
+  if (!Number.isInteger(samples) || samples < 1) {
+    throw new Error(`samples: must be an integer >= 1, got ${samples}`);
+  }
+  const live: { kMax: number; keys: RegionKeys }[] = [];
+  const counters = cells.map((c) => c.ks.map(() => new RegionCounter(c.router.m)));
+  try {
+    for (const c of cells) {
+      const kMax = Math.max(...c.ks);
+      live.push({ kMax, keys: await RegionKeys.create(c.router, kMax, opts) });
+    }
+    for (let chunk = 0, done = 0; done < samples; chunk++) {
+      const n = Math.min(CHUNK, samples - done);
+      const x = sampleInputs("gaussian", foldIn(inputKey, chunk), n, d);
+      for (let i = 0; i < cells.length; i++) {
+        const { keys } = await live[i].keys.run(x, n);
+        cells[i].ks.forEach((k, j) => counters[i][j].add(keys, live[i].kMax, k - 1, n));
+      }
+      done += n;
+    }
+  } finally {
+    for (const l of live) await l.keys.release();
+  }
+  return counters;
+}
+
 /** Runs the census (see the module comment for the sampling scheme). */
 export async function runCensus(o: CensusOptions): Promise<CensusResult> {
   checkCensusOptions(o);
@@ -273,44 +311,23 @@ export async function runCensus(o: CensusOptions): Promise<CensusResult> {
   const rows: CensusRow[] = [];
   const regions = new Map<string, [bigint, number][]>();
   for (const d of ds) {
-    const cells: {
-      m: number;
-      ks: number[];
-      kMax: number;
-      keys: RegionKeys;
-      counters: RegionCounter[];
-    }[] = [];
-    try {
-      for (const m of ms) {
-        const mk = ks.filter((k) => k < m);
-        if (mk.length === 0) continue;
-        const kMax = mk[mk.length - 1];
-        const router = gaussianRouter(foldIn(root, "routers"), d, m);
-        const keys = await RegionKeys.create(router, kMax, { threads: o.threads });
-        cells.push({ m, ks: mk, kMax, keys, counters: mk.map(() => new RegionCounter(m)) });
-      }
-      const inputKey = foldIn(root, `inputs-d${d}`);
-      for (let c = 0, done = 0; done < o.samples; c++) {
-        const n = Math.min(CHUNK, o.samples - done);
-        const x = sampleInputs("gaussian", foldIn(inputKey, c), n, d);
-        for (const cell of cells) {
-          const { keys } = await cell.keys.run(x, n);
-          cell.counters.forEach((ctr, i) => ctr.add(keys, cell.kMax, cell.ks[i] - 1, n));
-        }
-        done += n;
-      }
-      for (const cell of cells) {
-        cell.counters.forEach((ctr, i) => {
-          const k = cell.ks[i];
-          const row = summarizeCensus(d, cell.m, k, ctr.counts(), o.samples);
-          rows.push(row);
-          o.onRow?.(row);
-          if (o.keep?.(d, cell.m, k)) regions.set(`${d},${cell.m},${k}`, ctr.entries());
-        });
-      }
-    } finally {
-      for (const cell of cells) await cell.keys.release();
-    }
+    const cells = ms.filter((m) => ks.some((k) => k < m)).map((m) => ({
+      m,
+      router: gaussianRouter(foldIn(root, "routers"), d, m),
+      ks: ks.filter((k) => k < m),
+    }));
+    const counters = await countRegions(cells, o.samples, foldIn(root, `inputs-d${d}`), {
+      threads: o.threads,
+    });
+    cells.forEach((cell, i) =>
+      cell.ks.forEach((k, j) => {
+        const ctr = counters[i][j];
+        const row = summarizeCensus(d, cell.m, k, ctr.counts(), o.samples);
+        rows.push(row);
+        o.onRow?.(row);
+        if (o.keep?.(d, cell.m, k)) regions.set(`${d},${cell.m},${k}`, ctr.entries());
+      })
+    );
   }
   return { rows, regions };
 }
