@@ -3,6 +3,8 @@
  * replaces the preset's value when given. Validated here so that a bad value is a one-line
  * error naming the field before anything runs.
  */
+import type { TrainConfig } from "../sweep/types.ts";
+
 export const SCALES = ["quick", "full"] as const;
 export type Scale = typeof SCALES[number];
 
@@ -123,4 +125,33 @@ export function validateOverrides(o: Overrides): void {
       o.batch,
     );
   }
+}
+
+/** A preset's default budget and weight decay; everything else is the authors' AdamW protocol. */
+export interface ProtocolDefaults {
+  epochs: number;
+  samplesPerEpoch: number;
+  batch: number;
+  testSamples: number;
+  weightDecay: number;
+}
+
+/**
+ * The training protocol of the authors' code (AdamW 0.9/0.999/1e-8, cosine annealing stepped
+ * per epoch, no warm-up) with a preset's defaults, then the overrides.
+ */
+export function protocol(defaults: ProtocolDefaults, lr: number, o: Overrides): TrainConfig {
+  return {
+    optimizer: "adamw",
+    lr,
+    betas: [0.9, 0.999],
+    eps: 1e-8,
+    weightDecay: o.weightDecay ?? defaults.weightDecay,
+    schedule: o.schedule ?? "cosine-epoch",
+    warmupSteps: o.warmupSteps ?? 0,
+    epochs: o.epochs ?? defaults.epochs,
+    samplesPerEpoch: o.samplesPerEpoch ?? defaults.samplesPerEpoch,
+    batch: o.batch ?? defaults.batch,
+    testSamples: o.testSamples ?? defaults.testSamples,
+  };
 }

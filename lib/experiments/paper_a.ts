@@ -4,8 +4,8 @@
  * shows the same effect on a 2-core CPU (d = 64, teacher 64 / student 80 active neurons,
  * 20 epochs, calibrated against the authors' script).
  */
-import type { MoeSpec, RunConfig, TrainConfig } from "../sweep/types.ts";
-import type { Overrides, Scale } from "./overrides.ts";
+import type { MoeSpec, RunConfig } from "../sweep/types.ts";
+import { type Overrides, protocol, type Scale } from "./overrides.ts";
 import { teacherFileTarget } from "./teacher_file.ts";
 
 const FIG2_GRID = ["4e2a", "8e4a", "12e6a", "16e8a", "20e10a", "24e12a", "28e14a", "32e16a"];
@@ -76,22 +76,6 @@ export function moeSpec(
   };
 }
 
-function trainConfig(s: PaperAScale, lr: number, o: Overrides): TrainConfig {
-  return {
-    optimizer: "adamw",
-    lr,
-    betas: [0.9, 0.999],
-    eps: 1e-8,
-    weightDecay: o.weightDecay ?? 0.01,
-    schedule: o.schedule ?? "cosine-epoch",
-    warmupSteps: o.warmupSteps ?? 0,
-    epochs: o.epochs ?? s.epochs,
-    samplesPerEpoch: o.samplesPerEpoch ?? s.samplesPerEpoch,
-    batch: o.batch ?? s.batch,
-    testSamples: o.testSamples ?? s.testSamples,
-  };
-}
-
 interface Pair {
   teacher: { m: number; k: number };
   student: { m: number; k: number };
@@ -159,7 +143,7 @@ function runsFor(
             ),
             init: "torch",
           },
-          train: trainConfig(s, lr, o),
+          train: protocol({ ...s, weightDecay: 0.01 }, lr, o),
           labels: p.labels,
         });
       }

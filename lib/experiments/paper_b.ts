@@ -9,8 +9,8 @@
  *   lr in {1e-3, 3e-3}, cosine annealing per epoch, batch 256, fresh samples every epoch,
  *   2^12 test samples; full scale 200 epochs x 2^14 samples (12,800 steps), quick 100 x 2^13 (3,200 steps).
  */
-import type { RunConfig, TrainConfig } from "../sweep/types.ts";
-import type { Overrides, Scale } from "./overrides.ts";
+import type { RunConfig } from "../sweep/types.ts";
+import { type Overrides, protocol, type Scale } from "./overrides.ts";
 
 interface BScale {
   epochs: number;
@@ -24,22 +24,6 @@ function scaleOf(scale: Scale): BScale {
   return scale === "full"
     ? { epochs: 200, samplesPerEpoch: 2 ** 14, batch: 256, testSamples: 2 ** 12, lrs: [1e-3, 3e-3] }
     : { epochs: 100, samplesPerEpoch: 2 ** 13, batch: 256, testSamples: 2 ** 12, lrs: [3e-3] };
-}
-
-function train(s: BScale, lr: number, o: Overrides): TrainConfig {
-  return {
-    optimizer: "adamw",
-    lr,
-    betas: [0.9, 0.999],
-    eps: 1e-8,
-    weightDecay: o.weightDecay ?? 0,
-    schedule: o.schedule ?? "cosine-epoch",
-    warmupSteps: o.warmupSteps ?? 0,
-    epochs: o.epochs ?? s.epochs,
-    samplesPerEpoch: o.samplesPerEpoch ?? s.samplesPerEpoch,
-    batch: o.batch ?? s.batch,
-    testSamples: o.testSamples ?? s.testSamples,
-  };
 }
 
 function deep(dIn: number, layers: number, experts: number, width: number, o: Overrides) {
@@ -90,7 +74,7 @@ function expand(
         input: { dist: c.dist, d: c.d },
         target: { kind: "function", name: c.fn },
         model: { kind: "deep", deep: c.model },
-        train: train(s, lr, o),
+        train: protocol({ ...s, weightDecay: 0 }, lr, o),
         labels: c.labels,
       }))
     )

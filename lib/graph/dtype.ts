@@ -41,21 +41,22 @@ export function isFloat(d: DType): d is FloatDType {
   return d === "float32" || d === "float64";
 }
 
+const ARRAY_OF = {
+  float32: Float32Array,
+  float64: Float64Array,
+  int64: BigInt64Array,
+  uint64: BigUint64Array,
+  int32: Int32Array,
+  bool: Uint8Array,
+} as const;
+
 export function allocate(dtype: DType, n: number): AnyTypedArray {
-  switch (dtype) {
-    case "float32":
-      return new Float32Array(n);
-    case "float64":
-      return new Float64Array(n);
-    case "int64":
-      return new BigInt64Array(n);
-    case "uint64":
-      return new BigUint64Array(n);
-    case "int32":
-      return new Int32Array(n);
-    case "bool":
-      return new Uint8Array(n);
-  }
+  return new ARRAY_OF[dtype](n);
+}
+
+/** A typed-array view of `dtype` over a whole (aligned) buffer. */
+export function viewOf(dtype: DType, buffer: ArrayBuffer): AnyTypedArray {
+  return new ARRAY_OF[dtype](buffer);
 }
 
 /** Copies numbers into a fresh typed array of `dtype`. */

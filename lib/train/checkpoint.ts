@@ -4,7 +4,7 @@
  * never leaves a torn checkpoint. Format: "MOECKPT1\n", u32 header length, JSON header, raw
  * little-endian tensor bytes.
  */
-import type { DType } from "../graph/dtype.ts";
+import { type DType, viewOf } from "../graph/dtype.ts";
 import { type HostTensor, tensor } from "../graph/tensor.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 
@@ -74,26 +74,9 @@ export function decodeCheckpoint(bytes: Uint8Array, source = "checkpoint"): Trai
   for (const e of header.entries as Entry[]) {
     // Copy so the typed array is aligned whatever the header length.
     const raw = bytes.slice(base + e.offset, base + e.offset + e.bytes);
-    s[e.group][e.name] = tensor(e.dtype, e.dims, viewAs(e.dtype, raw.buffer));
+    s[e.group][e.name] = tensor(e.dtype, e.dims, viewOf(e.dtype, raw.buffer));
   }
   return s;
-}
-
-function viewAs(dtype: DType, buf: ArrayBuffer): HostTensor["data"] {
-  switch (dtype) {
-    case "float32":
-      return new Float32Array(buf);
-    case "float64":
-      return new Float64Array(buf);
-    case "int64":
-      return new BigInt64Array(buf);
-    case "uint64":
-      return new BigUint64Array(buf);
-    case "int32":
-      return new Int32Array(buf);
-    case "bool":
-      return new Uint8Array(buf);
-  }
 }
 
 export async function saveCheckpoint(path: string, s: TrainState): Promise<void> {
