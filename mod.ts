@@ -73,3 +73,6 @@ export { makeExecutor } from "./lib/experiments/executor.ts";
 export { runSweep, type SweepOptions, type SweepSummary } from "./lib/sweep/engine.ts";
 export { runId } from "./lib/sweep/runid.ts";
 export type { RunConfig, RunRecord, RunResult } from "./lib/sweep/types.ts";
+
+// Theory checks (Lemmas 3.2 and 3.3, router partitions)
+export * from "./lib/theory/mod.ts";
