@@ -50,6 +50,7 @@ function expand(
   experiment: string,
   scale: Scale,
   o: Overrides,
+  defaultSeeds: number[],
   cells: {
     d: number;
     dist: RunConfig["input"]["dist"];
@@ -66,7 +67,7 @@ function expand(
   }
   return cells.flatMap((c) =>
     (o.lrs ?? s.lrs).flatMap((lr) =>
-      (o.seeds ?? [0]).map((seed): RunConfig => ({
+      (o.seeds ?? defaultSeeds).map((seed): RunConfig => ({
         experiment,
         scale: o.custom ? "custom" : scale,
         seed,
@@ -84,13 +85,14 @@ function expand(
 export const PAPER_B = {
   "paperB-exp1": {
     description:
-      "Paper B Exp. I: f(x) = sin(5 x1) + cos(3 x2) on the unit circle embedded in R^D, D in {16, 32, 64, 128}; a 1-4-MoE (top-1, expert width 32); test error should be flat in D.",
+      "Paper B Exp. I: f(x) = sin(5 x1) + cos(3 x2) on the unit circle embedded in R^D, D in {16, 32, 64, 128}; a 1-4-MoE (top-1, expert width 32), 3 seeds; test error should be flat in D.",
     figure: "error-vs-D",
     runs: (scale: Scale, o: Overrides) =>
       expand(
         "paperB-exp1",
         scale,
         o,
+        [0, 1, 2],
         (o.dims ?? [16, 32, 64, 128]).map((D) => ({
           d: D,
           dist: "circle" as const,
@@ -109,6 +111,7 @@ export const PAPER_B = {
         "paperB-exp2",
         scale,
         o,
+        [0],
         (o.widths ?? [16, 32, 64, 128]).flatMap((w) =>
           [
             { arch: "2-3-MoE", layers: 2, experts: 3 },
