@@ -13,7 +13,12 @@ import {
   resolvePreset,
 } from "../lib/experiments/registry.ts";
 import { type Overrides, SCHEDULES } from "../lib/experiments/overrides.ts";
-import { checkRunShape, makeExecutor } from "../lib/experiments/executor.ts";
+import {
+  checkRunShape,
+  makeExecutor,
+  makeGroupExecutor,
+  sweepGroupKey,
+} from "../lib/experiments/executor.ts";
 import { renderFigures, writeExperimentInfo } from "../lib/experiments/figures.ts";
 import { checkExecutionProvider, EXECUTION_PROVIDERS } from "../lib/runtime/session.ts";
 import { runSweep, sweepExitCode } from "../lib/sweep/engine.ts";
@@ -177,14 +182,18 @@ async function main(): Promise<number> {
     description: sweep.description,
   };
   console.error(`${sweep.name}: ${sweep.runs.length} runs -> ${outDir}`);
+  const execOpts = {
+    threads,
+    ep,
+    saveModelDir: values["save-models"] ? `${outDir}/models` : undefined,
+  };
   const summary = await runSweep({
     outDir,
     runs: sweep.runs,
-    execute: makeExecutor({
-      threads,
-      ep,
-      saveModelDir: values["save-models"] ? `${outDir}/models` : undefined,
-    }),
+    execute: makeExecutor(execOpts),
+    // A cell's learning rates train as one program (shared data and teacher) where that pays;
+    // the results are the same either way.
+    group: { key: sweepGroupKey, execute: makeGroupExecutor(execOpts) },
     versions: versions(),
     shard,
     afterRebuild: async () => {

@@ -7,6 +7,7 @@ import { type Graph, GraphError, type Node, type Value } from "../graph/builder.
 import { isFloat } from "../graph/dtype.ts";
 import { RULES } from "./rules.ts";
 import { makeContext } from "./context.ts";
+import { customStep } from "./custom.ts";
 
 export class GradError extends GraphError {
   override name = "GradError";
@@ -45,11 +46,13 @@ export function grad(
     }
   }
 
+  // A node with a custom gradient (custom.ts) depends on its declared inputs instead.
+  const inputsOf = (n: Node) => customStep(n)?.inputs ?? n.inputs;
   // Forward reachability from the parameters: which values depend on them, and through
   // which input (kept to name the path when a rule is missing).
   const dependsVia = new Map<Value, Value | null>(wrt.map((p) => [p, null]));
   for (const n of g.nodes) {
-    const from = n.inputs.find((v) => v && dependsVia.has(v));
+    const from = inputsOf(n).find((v) => v && dependsVia.has(v));
     if (!from) continue;
     for (const o of n.outputs) if (isFloat(o.dtype)) dependsVia.set(o, from);
   }
@@ -61,7 +64,7 @@ export function grad(
     if (!n.outputs.some((o) => neededForLoss.has(o))) continue;
     if (!n.outputs.some((o) => dependsVia.has(o))) continue;
     onPath.push(n);
-    for (const v of n.inputs) if (v && dependsVia.has(v)) neededForLoss.add(v);
+    for (const v of inputsOf(n)) if (v && dependsVia.has(v)) neededForLoss.add(v);
   }
 
   const ctx = makeContext(g, (v) => dependsVia.has(v) && neededForLoss.has(v));
@@ -83,6 +86,15 @@ export function grad(
   for (const n of onPath) {
     const gys = n.outputs.map((o) => total(o));
     if (gys.every((x) => x === undefined)) continue;
+    const custom = customStep(n);
+    if (custom) {
+      const gxs = custom.rule(ctx, gys[0]!);
+      custom.inputs.forEach((x, i) => {
+        const gx = gxs[i];
+        if (gx && ctx.needs(x)) push(x, gx);
+      });
+      continue;
+    }
     const rule = RULES[n.opType];
     if (!rule) {
       throw new GradError(

@@ -85,6 +85,34 @@ function matmulGrads(
   ];
 }
 
+/**
+ * zeros_like(x) with row idx[i] += gy's i-th block, for Gather's gradient (rows may repeat).
+ * Uses ScatterElements with reduction "add" over a [rows, width] view: onnxruntime applies it
+ * in index order for each column, so repeated rows sum exactly and reproducibly (ScatterND's
+ * "add" updates rows from several threads at once and races on repeated rows).
+ */
+function scatterAddRows(c: RuleContext, x: Value, idx: Value, gy: Value): Value {
+  const { op, g } = c;
+  const xs = x.shape;
+  if (!xs) return op.ScatterND(c.zerosLike(x), op.Unsqueeze(idx, [-1]), gy, "add");
+  const rest = xs.slice(1);
+  const dims = xs.every((d) => typeof d === "number")
+    ? g.constant(
+      tensor("int64", [2], [xs[0] as number, (rest as number[]).reduce((a, b) => a * b, 1)]),
+    )
+    : op.Concat([
+      op.Shape(x, 0, 1),
+      rest.length
+        ? g.node("ReduceProd", [op.Shape(x, 1)], { keepdims: 1 })[0]
+        : g.constant(tensor("int64", [1], [1])),
+    ], 0);
+  const width = op.Slice(dims, [1], [2]);
+  const upd = op.Reshape(gy, op.Concat([g.constant(tensor("int64", [1], [-1])), width], 0));
+  const ind = op.Expand(op.Reshape(idx, [-1, 1]), op.Shape(upd));
+  const zeros = op.ConstantOfShape(dims, tensor(x.dtype, [1], [0]));
+  return op.Reshape(op.ScatterElements(zeros, ind, upd, 0, "add"), c.shapeOf(x));
+}
+
 export const RULES: Record<string, Rule> = {
   Identity: single((_c, _x, gy) => [gy]),
   Add: single((c, [a, b], gy) => [
@@ -106,7 +134,8 @@ export const RULES: Record<string, Rule> = {
     want(c, b, () => c.unbroadcast(c.op.Neg(c.op.Div(c.op.Mul(gy, y), b)), b)),
   ]),
   Neg: single((c, _x, gy) => [c.op.Neg(gy)]),
-  Relu: single((c, _x, gy, y) => [c.op.Where(c.op.Greater(y, 0), gy, 0)]),
+  // gy * (y > 0): on onnxruntime CPU, Mul + Cast beat Where with a broadcast scalar.
+  Relu: single((c, _x, gy, y) => [c.op.Mul(gy, c.op.Cast(c.op.Greater(y, 0), gy.dtype))]),
   Exp: single((c, _x, gy, y) => [c.op.Mul(gy, y)]),
   Log: single((c, [x], gy) => [c.op.Div(gy, x)]),
   Sqrt: single((c, _x, gy, y) => [c.op.Mul(c.op.Div(gy, y), 0.5)]),
@@ -142,6 +171,12 @@ export const RULES: Record<string, Rule> = {
     const axes = c.constInts(axesV);
     if (!axes) fail(n, "keepdims=0 with axes computed in the graph is not differentiable here");
     return [c.op.Expand(c.op.Unsqueeze(gy, axes), c.shapeOf(x))];
+  }),
+  // d/dx sum(x^2) = 2 x: one broadcast Mul by the (unsqueezed) output gradient.
+  ReduceSumSquare: single((c, [x], gy, _y, n) => {
+    const axes = intsAttr(n, "axes");
+    const g2 = intAttr(n, "keepdims", 1) === 1 || !axes ? gy : c.op.Unsqueeze(gy, axes);
+    return [c.op.Mul(x, c.op.Mul(g2, 2))];
   }),
   ReduceMean: single((c, [x], gy, y, n) => {
     const axes = intsAttr(n, "axes");
@@ -239,9 +274,7 @@ export const RULES: Record<string, Rule> = {
     const { op } = c;
     const axis = normAxis(intAttr(n, "axis", 0), x.rank, n);
     const idx64 = idx.dtype === "int64" ? idx : op.Cast(idx, "int64");
-    if (axis === 0) {
-      return [op.ScatterND(c.zerosLike(x), op.Unsqueeze(idx64, [-1]), gy, "add"), undefined];
-    }
+    if (axis === 0) return [scatterAddRows(c, x, idx64, gy), undefined];
     const rx = x.rank;
     const ri = idx.rank;
     if (rx === undefined || ri === undefined) fail(n, "Gather on axis > 0 needs known ranks");
@@ -253,12 +286,7 @@ export const RULES: Record<string, Rule> = {
       ...[...Array(rx - axis - 1).keys()].map((i) => axis + ri + i),
     ];
     const xt = op.Transpose(x, xPerm);
-    const scattered = op.ScatterND(
-      c.zerosLike(xt),
-      op.Unsqueeze(idx64, [-1]),
-      op.Transpose(gy, gyPerm),
-      "add",
-    );
+    const scattered = scatterAddRows(c, xt, idx64, op.Transpose(gy, gyPerm));
     const inv = new Array<number>(rx);
     xPerm.forEach((p, i) => (inv[p] = i));
     return [op.Transpose(scattered, inv), undefined];

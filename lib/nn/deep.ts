@@ -4,7 +4,7 @@
  */
 import type { Graph, Value } from "../graph/builder.ts";
 import { deepLayerSpec, type DeepMoeConfig, validateDeepMoeConfig } from "./config.ts";
-import { activate, moeLayerForward, type MoeRoute } from "./moe.ts";
+import { activate, type CostContext, moeLayerForward, type MoeRoute } from "./moe.ts";
 import { getParam, type ParamValues } from "./params.ts";
 
 export { initDeepMoe } from "./init.ts";
@@ -22,12 +22,14 @@ export interface DeepMoeForwardResult {
  * Builds the deep model on x: [B, dIn]. Layer l reads `moe<l>.*` parameters; with
  * `denseBetween`, h -> act(h @ dense<l>.weight + dense<l>.bias) follows every MoE layer but the
  * last; with `residual`, a MoE layer whose input and output dimensions agree adds its input.
+ * `cost` tells each layer's `auto` strategy how the model is used (see strategyCost).
  */
 export function deepMoeForward(
   g: Graph,
   config: DeepMoeConfig,
   params: ParamValues,
   x: Value,
+  cost: CostContext = {},
 ): DeepMoeForwardResult {
   validateDeepMoeConfig(config);
   const { op } = g;
@@ -36,7 +38,7 @@ export function deepMoeForward(
   let h = x;
   for (let l = 0; l < config.layers; l++) {
     const spec = deepLayerSpec(config, l);
-    const r = moeLayerForward(g, spec, params, h, `moe${l}.`);
+    const r = moeLayerForward(g, spec, params, h, `moe${l}.`, cost);
     routes.push(r.route);
     strategies.push(r.strategy);
     h = config.residual && spec.dIn === spec.dOut ? op.Add(r.y, h) : r.y;

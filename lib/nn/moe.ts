@@ -4,32 +4,27 @@
  * - `dense`: every expert is computed, as one wide matmul x @ w1 [dIn, m*w]; each expert's
  *   hidden units are scaled by its gate (0 for unselected experts) and one matmul with
  *   w2 [m*w, dOut] sums the selected experts. Cost ~ 2 B m w (dIn + dOut) FLOPs.
- * - `sparse`: exact dispatch. The B*k (token, expert) assignments are sorted by expert (TopK on
- *   the unique int64 key expert*N + assignment, i.e. a stable sort) and laid out in tiles of
- *   T = ceil(N / m) rows, each tile owned by one expert (an expert with load c gets ceil(c / T)
- *   tiles; unused rows read an appended zero row). All sizes are computed in the graph from the
- *   actual loads, so nothing is ever dropped, and whatever the balance there are at most 2m
- *   tiles and 2N rows (a capacity of max-load per expert would blow up m-fold under a
- *   collapsed router). Each tile gathers its expert's weights, runs the batched matmuls
- *   [tiles, T, dIn] x [tiles, dIn, w] -> act -> x [tiles, w, dOut], and the rows are gathered
- *   back to [B*k, dOut], weighted by the gates and summed over k.
- *   Cost ~ 2 B k w (dIn + dOut) FLOPs (at most twice that) plus dispatch and weight gathers.
+ * - `sparse`: exact dispatch (sparse.ts): the B*k (token, expert) assignments are laid out in
+ *   tiles of T rows, each owned by one expert (T chosen in the graph from the actual loads;
+ *   nothing is ever dropped, whatever the balance), each tile runs its expert as batched
+ *   matmuls against its expert's gathered weights, and each token sums its k rows. Its backward
+ *   is hand-written (autodiff/custom.ts): the adjoint of the row gathers is another row gather.
+ *   Cost ~ 2 B k w (dIn + dOut) FLOPs plus padding, row gathers and per-tile weight copies.
  *
  * Routing: scores s = x @ router.weight (+ router.bias), S = TopK(s, k). Ties between equal
  * scores go to the lower expert index (ONNX TopK's documented order; the TS reference does the
- * same). The float path (what gradients flow through) uses only MatMul, Gemm, Add, Mul, Relu,
- * Erf (+ Cast for float64 gelu), Softmax, ReduceSum, Reshape, Transpose, Unsqueeze, Concat,
- * Gather (with repeated indices: its gradient must accumulate), GatherElements,
- * ScatterElements, TopK values. `equal` gates and the zero matrices come from
- * ConstantOfShape(Shape(.)). The sparse strategy's index arithmetic is int64 (Shape, Squeeze,
- * Range, TopK indices, ScatterElements incl. reduction "add", CumSum, ReduceSum, Div, Expand)
- * and carries no gradient. No ScatterND/GatherND.
+ * same). The dense float path (what the generic autodiff differentiates) uses only MatMul,
+ * Gemm, Add, Mul, Relu, Erf (+ Cast for float64 gelu), Softmax, ReduceSum, Reshape, Transpose,
+ * Unsqueeze, GatherElements, ScatterElements, TopK values. `equal` gates and the zero matrices
+ * come from ConstantOfShape (of a constant shape when static, so gradients keep static shapes).
+ * The sparse strategy's index arithmetic is int64 (Shape, Squeeze, Range, TopK indices,
+ * ScatterElements incl. reduction "add", CumSum, ReduceSum, Div, Min, Expand, ArgMax) and
+ * carries no gradient; its backward sums per-tile weight gradients with ScatterND-add.
  */
 import type { Graph, Value } from "../graph/builder.ts";
 import { isFloat } from "../graph/dtype.ts";
 import { tensor } from "../graph/tensor.ts";
 import {
-  type Activation,
   type MoeLayerConfig,
   type MoeLayerSpec,
   STRATEGIES,
@@ -37,6 +32,10 @@ import {
   validateMoeConfig,
 } from "./config.ts";
 import { getParam, type ParamValues } from "./params.ts";
+import { activate } from "./activation.ts";
+import { sparseExperts } from "./sparse.ts";
+
+export { activate };
 
 export interface MoeRoute {
   /** Router scores s(x), [B, m]. */
@@ -60,6 +59,16 @@ export interface MoeForwardOptions {
   prefix?: string;
   /** Overrides `config.strategy`. */
   strategy?: Strategy;
+  /** What `auto` should weigh (see strategyCost); default: an inference forward. */
+  cost?: CostContext;
+}
+
+/** How a layer will be used, for the `auto` cost model. */
+export interface CostContext {
+  /** The forward will be differentiated (training): the backward's matmuls count too. */
+  training?: boolean;
+  /** Rows per call, when known: spreads the dispatch's fixed per-call cost. */
+  batch?: number;
 }
 
 /**
@@ -76,7 +85,7 @@ export function moeForward(
 ): MoeForwardResult {
   validateMoeConfig(config);
   const spec: MoeLayerSpec = { ...config, strategy: opts.strategy ?? config.strategy, depth: 1 };
-  return moeLayerForward(g, spec, params, x, opts.prefix ?? "moe0.");
+  return moeLayerForward(g, spec, params, x, opts.prefix ?? "moe0.", opts.cost);
 }
 
 /** Per-token cost estimates (FLOP-equivalents) behind `auto`. */
@@ -94,8 +103,20 @@ export interface StrategyCost {
  * and 32e8a (w 32, d 256), 32e16a (w 16) and 16e8a (w 8, d 64); sparse wins 64e8a (w 32),
  * 256e8a (w 40, d 256) and 64e4a (w 20, d 64).
  */
-export function strategyCost(s: MoeLayerSpec): StrategyCost {
+export function strategyCost(s: MoeLayerSpec, ctx: CostContext = {}): StrategyCost {
   const perExpert = 2 * s.w * (s.dIn + s.dOut + s.w * (s.depth - 1));
+  if (ctx.training) {
+    // Forward + backward ~ 2.5 forwards for both (no input gradient for data); sparse pays
+    // ~1.5x for tile padding and small batched matmuls, its row gathers, and a fixed cost per
+    // call (~40 small index nodes, ~1e7 FLOP-equivalents) spread over the batch. Calibrated
+    // with `deno task bench` (2 threads, d = 256, batch 2048, steps/s sparse vs dense): sparse
+    // wins the 16e8a (27.5 vs 25) and 4e2a (32.5 vs 26) students, dense the 32e16a student
+    // (25 vs 20.5); sparse wins the paper-B 2-3-MoE (w 128, batch 256: 670 vs 520).
+    const dense = 2.5 * s.m * perExpert;
+    const sparse = 3.75 * s.k * perExpert + 64 * s.k * (s.dIn + s.dOut) + 8192 +
+      (ctx.batch ? 1e7 / ctx.batch : 0);
+    return { dense, sparse, choice: sparse < dense ? "sparse" : "dense" };
+  }
   const dense = s.m * perExpert;
   const sparse = 3 * s.k * perExpert + 128 * s.k * (s.dIn + s.dOut) + 4096;
   return { dense, sparse, choice: sparse < dense ? "sparse" : "dense" };
@@ -108,6 +129,7 @@ export function moeLayerForward(
   params: ParamValues,
   x: Value,
   prefix: string,
+  cost: CostContext = {},
 ): MoeForwardResult {
   if (!(STRATEGIES as readonly string[]).includes(s.strategy)) {
     throw new Error(`strategy: unknown value '${s.strategy}' (allowed: ${STRATEGIES.join(", ")})`);
@@ -120,7 +142,7 @@ export function moeLayerForward(
   }
   const p = (name: string) => getParam(params, prefix, name);
   const route = routeTokens(g, s, p, x);
-  const strategy = s.strategy === "auto" ? strategyCost(s).choice : s.strategy;
+  const strategy = s.strategy === "auto" ? strategyCost(s, cost).choice : s.strategy;
   let y: Value;
   if (s.activation === "constant") y = constantExperts(g, s, p, route, strategy);
   else if (strategy === "dense") y = denseExperts(g, s, p, x, route);
@@ -140,34 +162,25 @@ function routeTokens(g: Graph, s: MoeLayerSpec, p: Lookup, x: Value): MoeRoute {
   if (s.gate === "softmax-topk") gates = op.Softmax(vals, -1);
   else if (s.gate === "softmax-all") gates = op.GatherElements(op.Softmax(scores, -1), indices, 1);
   // Built from the shape only, so no gradient reaches the router (as in eq. 2.2).
-  else gates = op.ConstantOfShape(op.Shape(vals), tensor(x.dtype, [1], [1]));
+  else gates = op.ConstantOfShape(shapeOf(g, vals), tensor(x.dtype, [1], [1]));
   return { scores, indices, gates };
 }
 
-/** act(z) elementwise; `constant` is built without it (its experts do not read their input). */
-export function activate(g: Graph, z: Value, a: Activation): Value {
-  const { op } = g;
-  switch (a) {
-    case "relu":
-      return op.Relu(z);
-    case "linear":
-      return z;
-    case "gelu": {
-      // Exact GELU: z * Phi(z) = 0.5 z (1 + erf(z / sqrt 2)). onnxruntime's CPU Erf is
-      // float32-only, so float64 graphs evaluate erf in float32 (about 1e-7 relative).
-      const u = op.Mul(z, Math.SQRT1_2);
-      const e = z.dtype === "float32" ? op.Erf(u) : op.Cast(op.Erf(op.Cast(u, "float32")), z.dtype);
-      return op.Mul(op.Mul(z, 0.5), op.Add(e, 1));
-    }
-    case "constant":
-      throw new Error("activation: 'constant' experts are built without an activation");
-  }
+/**
+ * The int64 shape of `v`: a constant when static, so the shapes downstream (and their
+ * gradients) stay static; else Shape(v).
+ */
+function shapeOf(g: Graph, v: Value): Value {
+  const s = v.shape;
+  return s && s.every((d) => typeof d === "number")
+    ? g.constant(tensor("int64", [s.length], s as number[]))
+    : g.op.Shape(v);
 }
 
 /** Gates scattered into a [B, m] matrix that is 0 for unselected experts. */
 function fullGates(g: Graph, route: MoeRoute): Value {
   const { op } = g;
-  const zeros = op.ConstantOfShape(op.Shape(route.scores), tensor(route.gates.dtype, [1], [0]));
+  const zeros = op.ConstantOfShape(shapeOf(g, route.scores), tensor(route.gates.dtype, [1], [0]));
   return op.ScatterElements(zeros, route.indices, route.gates, 1);
 }
 
@@ -192,64 +205,6 @@ function denseExperts(g: Graph, s: MoeLayerSpec, p: Lookup, x: Value, route: Moe
   const hg = op.Reshape(op.Mul(h, op.Unsqueeze(gatesFull, [2])), [-1, m * w]);
   const y = op.MatMul(hg, p("experts.w2"));
   return s.expertBias ? op.Add(y, op.MatMul(gatesFull, p("experts.b2"))) : y;
-}
-
-function sparseExperts(g: Graph, s: MoeLayerSpec, p: Lookup, x: Value, route: MoeRoute): Value {
-  const { op } = g;
-  const { m, k, w, dIn, dOut } = s;
-  const i64 = (v: number) => tensor("int64", [1], [v]);
-
-  // Index arithmetic (int64, no gradient): which buffer slot each assignment goes to.
-  const expertOf = op.Reshape(route.indices, [-1]); // [N]; assignment a = token * k + rank
-  const nVec = op.Shape(expertOf); // [1] = N
-  const n = op.Squeeze(nVec, [0]);
-  const ar = op.Range(0, n, 1); // [N]
-  // Unique keys expert*N + a: an ascending TopK is a stable sort by expert.
-  const [, perm] = op.TopK(op.Add(op.Mul(expertOf, n), ar), nVec, 0, 0, 1);
-  const sortedExpert = op.Gather(expertOf, perm);
-  const ones = op.ConstantOfShape(nVec, i64(1));
-  const counts = op.ScatterElements(tensor("int64", [m]), expertOf, ones, 0, "add"); // [m] loads
-  // Tiles of T = ceil(N / m) rows, each owned by one expert: at most N/T + m <= 2m tiles and
-  // 2N rows whatever the load balance, so a collapsed router cannot blow up the buffer.
-  const t = op.Div(op.Add(n, m - 1), m);
-  const tiles = op.Div(op.Add(counts, op.Sub(t, 1)), t); // [m] ceil(count / T)
-  const tileEnd = op.CumSum(tiles, 0);
-  const tileStart = op.Sub(tileEnd, tiles);
-  const nTiles = op.ReduceSum(tiles, [0], 1); // [1]
-  const start = op.CumSum(counts, 0, { exclusive: 1 }); // first sorted position per expert
-  const slotSorted = op.Add(
-    op.Mul(op.Gather(tileStart, sortedExpert), t),
-    op.Sub(ar, op.Gather(start, sortedExpert)),
-  );
-  const slotOf = op.ScatterElements(op.ConstantOfShape(nVec, i64(0)), perm, slotSorted, 0); // [N]
-  // Assignment held by each slot; empty slots hold N, and N / k = B is the zero row of xPad.
-  const nSlots = op.Mul(nTiles, t);
-  const slotAssign = op.ScatterElements(op.Expand(n, nSlots), slotSorted, perm, 0);
-  // A tile's first slot is always filled: its assignment names the tile's expert.
-  const tileExpert = op.Gather(
-    expertOf,
-    op.Gather(slotAssign, op.Range(0, op.Squeeze(nSlots, [0]), t)),
-  );
-  const bufShape = (d: number) => op.Concat([nTiles, i64(-1), i64(d)], 0);
-
-  // Float path: [nTiles, T, dIn] x [nTiles, dIn, w] -> act -> x [nTiles, w, dOut].
-  const perTile = (v: Value) => op.Gather(v, tileExpert, 0);
-  const xPad = op.Concat([x, tensor(x.dtype, [1, dIn])], 0); // [B+1, dIn]
-  const xBuf = op.Reshape(op.Gather(xPad, op.Div(slotAssign, k), 0), bufShape(dIn));
-  const w1 = op.Transpose(op.Reshape(p("experts.w1"), [dIn, m, w]), [1, 0, 2]); // [m, dIn, w]
-  let z = op.MatMul(xBuf, perTile(w1));
-  if (s.expertBias) z = op.Add(z, perTile(op.Reshape(p("experts.b1"), [m, 1, w])));
-  let h = activate(g, z, s.activation);
-  for (let i = 1; i < s.depth; i++) {
-    z = op.MatMul(h, perTile(p(`experts.wh${i}`)));
-    if (s.expertBias) z = op.Add(z, perTile(op.Unsqueeze(p(`experts.bh${i}`), [1])));
-    h = activate(g, z, s.activation);
-  }
-  let y = op.MatMul(h, perTile(op.Reshape(p("experts.w2"), [m, w, dOut])));
-  if (s.expertBias) y = op.Add(y, perTile(op.Unsqueeze(p("experts.b2"), [1])));
-  const yAssign = op.Gather(op.Reshape(y, [-1, dOut]), slotOf, 0); // [N, dOut]
-  const weighted = op.Mul(yAssign, op.Reshape(route.gates, [-1, 1]));
-  return op.ReduceSum(op.Reshape(weighted, [-1, k, dOut]), [1], 0);
 }
 
 /**

@@ -27,7 +27,7 @@ import { type AfterRebuild, rebuildOutputs } from "./outputs.ts";
 import { checkShard, type Shard, shardRuns } from "./shard.ts";
 import { type ProgressSink, silentProgress, TextProgress } from "./progress.ts";
 import { compactLabel } from "./tables.ts";
-import type { Executor, RunConfig, RunResult } from "./types.ts";
+import type { Executor, GroupExecutor, RunConfig, RunResult } from "./types.ts";
 
 /** What runSweep needs. */
 export interface SweepOptions {
@@ -48,6 +48,13 @@ export interface SweepOptions {
   signal?: AbortSignal;
   /** Listen for SIGINT (Ctrl-C) during the sweep (default true). */
   handleSigint?: boolean;
+  /**
+   * Runs together what can run together: pending runs with equal `key` (e.g. a cell's learning
+   * rates) go to `execute` as one call, in the order of their first run; a key shared by no
+   * other pending run goes to the single-run executor. Each run still gets its own record,
+   * written as soon as the group returns; an interrupted group writes none.
+   */
+  group?: { key(config: RunConfig): string; execute: GroupExecutor };
 }
 
 /** What happened. Counts are over the runs of this shard. */
@@ -91,6 +98,12 @@ async function plan(opts: SweepOptions): Promise<Planned[]> {
   if (typeof opts.execute !== "function") throw new Error("execute: must be an Executor function");
   checkVersions(opts.versions, "versions");
   if (opts.shard !== undefined) checkShard(opts.shard);
+  if (
+    opts.group !== undefined &&
+    (typeof opts.group?.key !== "function" || typeof opts.group?.execute !== "function")
+  ) {
+    throw new Error("group: must be { key(config), execute(configs, hooks) }");
+  }
   const firstIndex = new Map<string, number>();
   opts.runs.forEach((config, i) => {
     checkRunConfig(config, `runs[${i}]`);
@@ -173,10 +186,85 @@ export async function runSweep(opts: SweepOptions): Promise<SweepSummary> {
     }
   };
 
+  /** Runs one group; false when the sweep was interrupted during it. */
+  const runGroup = async (batch: Planned[], execute: GroupExecutor): Promise<boolean> => {
+    const labels = batch.map((r) => compactLabel(r.config));
+    sink.runStart({
+      run_id: batch[0].id,
+      label: `${labels[0]} (+${batch.length - 1} in one program)`,
+    });
+    const t0 = performance.now();
+    const wall = () => (performance.now() - t0) / 1000 / batch.length;
+    let results: RunResult[];
+    try {
+      const raw = await execute(batch.map((r) => r.config), {
+        onProgress: (p) => {
+          if (!abort.signal.aborted) sink.runProgress(p);
+        },
+        signal: abort.signal,
+      });
+      if (abort.signal.aborted) {
+        batch.forEach((r, i) =>
+          sink.runEnd({ run_id: r.id, label: labels[i], outcome: "aborted", wall_s: wall() })
+        );
+        return false;
+      }
+      if (!Array.isArray(raw) || raw.length !== batch.length) {
+        throw new Error(
+          `group executor: expected ${batch.length} results, got ${
+            Array.isArray(raw) ? raw.length : typeof raw
+          }`,
+        );
+      }
+      results = raw.map((r, i) => normalizeResult(r, `result[${i}]`));
+    } catch (err) {
+      if (abort.signal.aborted) {
+        batch.forEach((r, i) =>
+          sink.runEnd({ run_id: r.id, label: labels[i], outcome: "aborted", wall_s: wall() })
+        );
+        return false;
+      }
+      const { message, detail } = errorText(err);
+      batch.forEach((r, i) => {
+        summary.failed.push({ run_id: r.id, error: message });
+        sink.runEnd({
+          run_id: r.id,
+          label: labels[i],
+          outcome: "failed",
+          wall_s: wall(),
+          error: detail,
+        });
+      });
+      return true;
+    }
+    for (const [i, r] of batch.entries()) await record(r, results[i], wall(), labels[i]);
+    await rebuild();
+    return true;
+  };
+
+  const record = async (run: Planned, result: RunResult, wall_s: number, label: string) => {
+    await writeRecord(outDir, {
+      run_id: run.id,
+      config: run.config,
+      result,
+      versions: { ...opts.versions },
+      finished_at: new Date().toISOString(),
+    });
+    summary.done++;
+    if (result.status === "diverged") summary.diverged++;
+    sink.runEnd({ run_id: run.id, label, outcome: result.status, wall_s, score: result.score });
+  };
+
   try {
     sink.start({ total: summary.total, skipped: summary.skipped });
-    for (const run of pending) {
+    for (const batch of opts.group ? groups(pending, opts.group.key) : pending.map((r) => [r])) {
       if (abort.signal.aborted) break;
+      if (batch.length > 1) {
+        const ok = await runGroup(batch, opts.group!.execute);
+        if (!ok) break;
+        continue;
+      }
+      const run = batch[0];
       const label = compactLabel(run.config);
       sink.runStart({ run_id: run.id, label });
       const t0 = performance.now();
@@ -205,22 +293,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepSummary> {
         sink.runEnd({ run_id: run.id, label, outcome: "failed", wall_s: wall(), error: detail });
         continue;
       }
-      await writeRecord(outDir, {
-        run_id: run.id,
-        config: run.config,
-        result,
-        versions: { ...opts.versions },
-        finished_at: new Date().toISOString(),
-      });
-      summary.done++;
-      if (result.status === "diverged") summary.diverged++;
-      sink.runEnd({
-        run_id: run.id,
-        label,
-        outcome: result.status,
-        wall_s: wall(),
-        score: result.score,
-      });
+      await record(run, result, wall(), label);
       await rebuild();
     }
     summary.interrupted = abort.signal.aborted &&
@@ -235,6 +308,18 @@ export async function runSweep(opts: SweepOptions): Promise<SweepSummary> {
   summary.message = summaryLine(summary, outDir);
   sink.end(summary.message);
   return summary;
+}
+
+/** Pending runs partitioned by key, each group in the order of its first run. */
+function groups(runs: Planned[], key: (c: RunConfig) => string): Planned[][] {
+  const byKey = new Map<string, Planned[]>();
+  for (const r of runs) {
+    const k = key(r.config);
+    const g = byKey.get(k);
+    if (g) g.push(r);
+    else byKey.set(k, [r]);
+  }
+  return [...byKey.values()];
 }
 
 function summaryLine(s: SweepSummary, outDir: string): string {

@@ -112,3 +112,13 @@ export type Executor = (
   config: RunConfig,
   hooks: { onProgress(p: RunProgress): void; signal: AbortSignal },
 ) => Promise<RunResult>;
+
+/**
+ * Executes several runs together (e.g. the learning rates of one cell, sharing data and teacher
+ * in one program) and returns their results in order. Each result must equal what the Executor
+ * would return for that run alone. Must honour `signal` like an Executor.
+ */
+export type GroupExecutor = (
+  configs: RunConfig[],
+  hooks: { onProgress(p: RunProgress): void; signal: AbortSignal },
+) => Promise<RunResult[]>;

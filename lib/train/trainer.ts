@@ -45,7 +45,7 @@ export class Trainer {
 
   /**
    * Runs `steps` optimizer steps in one call. Fed batches are [steps, ...dims] tensors.
-   * Returns the per-step training losses.
+   * Returns the per-step training losses (with a loss of P `parts`: steps x P values, row-major).
    */
   async run(steps: number, batch: Record<string, HostTensor> = {}): Promise<Float64Array> {
     if (!Number.isInteger(steps) || steps < 1) {

@@ -1,0 +1,48 @@
+/**
+ * Useful FLOPs of one training step: the FLOPs of the computation a perfectly sparse
+ * implementation must do, so dense-vs-sparse choices and padding do not inflate it.
+ *
+ * For an (m, k, w, dIn -> dOut) MoE layer on a batch of B rows, the active forward is
+ *   router 2 B dIn m  +  experts 2 B k w (dIn + dOut)  (+ 2 B k w^2 per extra expert hidden layer).
+ * A step = teacher forward (active) + student forward and backward, counted as 3x the student's
+ * active forward (backward ~ 2x forward). Elementwise work, the loss and AdamW are not counted.
+ * Closed-form targets (paper B) cost nothing here.
+ */
+import { deepLayerSpec, deepMoeConfig, moeConfig } from "../lib/nn/config.ts";
+import type { MoeSpec, RunConfig } from "../lib/sweep/types.ts";
+
+/** Active forward FLOPs of one MoE layer on `batch` rows. */
+export function moeForwardFlops(
+  s: Pick<MoeSpec, "m" | "k" | "w" | "dIn" | "dOut">,
+  batch: number,
+  depth = 1,
+): number {
+  const router = 2 * batch * s.dIn * s.m;
+  const experts = 2 * batch * s.k * s.w * (s.dIn + s.dOut + s.w * (depth - 1));
+  return router + experts;
+}
+
+/** Active forward FLOPs of the student of `cfg` on one batch. */
+export function studentForwardFlops(cfg: RunConfig): number {
+  const B = cfg.train.batch;
+  if (cfg.model.kind === "moe") return moeForwardFlops(moeConfig(cfg.model.layer), B);
+  const c = deepMoeConfig(cfg.model.deep as Parameters<typeof deepMoeConfig>[0]);
+  let total = 0;
+  for (let l = 0; l < c.layers; l++) {
+    const s = deepLayerSpec(c, l);
+    total += moeForwardFlops(s, B, s.depth);
+  }
+  return total;
+}
+
+/** Active forward FLOPs of the in-graph teacher of `cfg` on one batch (0 for other targets). */
+export function teacherFlops(cfg: RunConfig): number {
+  return cfg.target.kind === "teacher"
+    ? moeForwardFlops(moeConfig(cfg.target.teacher), cfg.train.batch)
+    : 0;
+}
+
+/** Useful FLOPs of one step of `cfg`: teacher forward + 3x student forward. */
+export function usefulStepFlops(cfg: RunConfig): number {
+  return teacherFlops(cfg) + 3 * studentForwardFlops(cfg);
+}

@@ -1,0 +1,299 @@
+/**
+ * Exact sparse dispatch of an MoE layer, with a hand-written backward pass.
+ *
+ * Layout. The N = B*k (token, expert) assignments are sorted by expert (TopK on the unique
+ * int64 key expert*N + assignment, a stable sort) and laid out in tiles of T rows, each tile
+ * owned by one expert: an expert with load c gets ceil(c / T) tiles, unused rows read a zero
+ * row. All sizes come from the actual loads, so nothing is ever dropped. T is chosen in the
+ * graph, per step, from the loads: small tiles waste fewer padded rows, large ones gather fewer
+ * per-tile weight copies (see tileCost); under any routing, even a collapsed router, the chosen
+ * layout costs at most what T = 8 would (N + 8m rows).
+ *
+ * Forward: rows are gathered into [tiles, T, dIn]; each tile runs its expert as batched matmuls
+ * against its expert's gathered weights; the gate scales the hidden units (w wide, not dOut), and
+ * the output bias rides along as one extra hidden unit equal to the gate, so
+ * [g h, g] @ [A; e] = g (A h + e) costs no [N, dOut] elementwise pass; the token's output is the
+ * sum of its k rows.
+ *
+ * Backward (registered with customGradient, so the generic rules never see the dispatch): the
+ * adjoint of "gather rows by slot, then sum over k" is "gather the output gradient by slot", a
+ * single Gather; per-tile weight gradients are summed into their experts by a gather into
+ * [m, most tiles of one expert] cells and a sum over them, in tile order, so gradients are
+ * exact and bit-reproducible with any thread count. Index arithmetic is int64 and carries no
+ * gradient.
+ */
+import type { Graph, Value } from "../graph/builder.ts";
+import { type HostTensor, tensor } from "../graph/tensor.ts";
+import { customGradient } from "../autodiff/custom.ts";
+import { activate, activateGrad } from "./activation.ts";
+import type { MoeLayerSpec } from "./config.ts";
+
+type Lookup = (name: string) => Value;
+
+/** The routing a dispatch needs: selected experts [B, k] (int64) and their gates [B, k]. */
+export interface SparseRoute {
+  indices: Value;
+  gates: Value;
+}
+
+/**
+ * Candidate tile heights: multiples of 8 up to 256, then coarser steps up to 4096. The plan
+ * picks, from the actual loads, the one with the least estimated cost (tileCost).
+ */
+export const TILE_ROWS: readonly number[] = [
+  ...Array.from({ length: 32 }, (_, i) => 8 * (i + 1)),
+  ...Array.from({ length: 24 }, (_, i) => 256 + 32 * (i + 1)),
+  ...Array.from({ length: 24 }, (_, i) => 1024 + 128 * (i + 1)),
+];
+
+/**
+ * Cost weights (FLOP-equivalents on onnxruntime CPU) of the tile layout: each row, padding
+ * included, costs its share of the forward and backward matmuls, 6 w (dIn + dOut + w (depth-1)),
+ * plus its row gathers; each tile gathers and scatters one copy of its expert's weights, about
+ * 72 per weight; the weight-gradient sums gather and reduce m * (most tiles of one expert)
+ * cells of weights, about 36 per weight. The plan minimizes
+ * rows * perRow + tiles * perTile + cells * perCell over TILE_ROWS.
+ */
+export function tileCost(
+  s: MoeLayerSpec,
+): { perRow: number; perTile: number; perCell: number } {
+  const wide = s.dIn + s.dOut + s.w * (s.depth - 1);
+  return {
+    perRow: 6 * s.w * wide + 24 * (s.dIn + s.dOut),
+    perTile: 72 * s.w * wide,
+    perCell: 36 * s.w * wide,
+  };
+}
+
+const i64 = (v: number): HostTensor => tensor("int64", [1], [v]);
+
+interface Plan {
+  /** [N]: the slot holding assignment a = token * k + rank. */
+  slotOf: Value;
+  /** [slots]: the token of each slot; B (the zero row) for empty slots. */
+  slotToken: Value;
+  /** [slots]: the assignment of each slot; N for empty slots. */
+  slotAssign: Value;
+  /** [tiles]: the expert owning each tile. */
+  tileExpert: Value;
+  /** [1]: number of tiles, the extra empty one included. */
+  nTiles: Value;
+  /** [m * R]: for expert e and rank r < R (the most tiles of one expert), its r-th tile or the empty one. */
+  cellTile: Value;
+}
+
+/**
+ * Each assignment's rank among the assignments of its expert (in assignment order), [N]. With
+ * few experts an exclusive CumSum over the [B, m] selection mask; with many, a stable sort
+ * (TopK on the unique keys expert*N + a), whose cost does not grow with m.
+ */
+function ranks(g: Graph, s: MoeLayerSpec, indices: Value, expertOf: Value, n: Value): Value {
+  const { op } = g;
+  const { m, k } = s;
+  if (m <= 2 * k * 14) {
+    const shape = op.Concat([op.Shape(indices, 0, 1), i64(m)], 0);
+    const mask = op.ScatterElements(
+      op.ConstantOfShape(shape, i64(0)),
+      indices,
+      op.ConstantOfShape(op.Shape(indices), i64(1)),
+      1,
+    ); // [B, m]: 1 where token b chose expert e (a token's k experts are distinct)
+    const before = op.CumSum(mask, 0, { exclusive: 1 });
+    return op.Reshape(op.GatherElements(before, indices, 1), [-1]);
+  }
+  const ar = op.Range(0, n, 1);
+  const nVec = op.Shape(expertOf);
+  const [, perm] = op.TopK(op.Add(op.Mul(expertOf, n), ar), nVec, 0, 0, 1);
+  const sortedExpert = op.Gather(expertOf, perm);
+  const counts = op.ScatterElements(
+    tensor("int64", [m]),
+    expertOf,
+    op.ConstantOfShape(nVec, i64(1)),
+    0,
+    "add",
+  );
+  const start = op.CumSum(counts, 0, { exclusive: 1 });
+  const rankSorted = op.Sub(ar, op.Gather(start, sortedExpert));
+  return op.ScatterElements(op.ConstantOfShape(nVec, i64(0)), perm, rankSorted, 0);
+}
+
+function plan(g: Graph, s: MoeLayerSpec, indices: Value): Plan {
+  const { op } = g;
+  const { m, k } = s;
+  const expertOf = op.Reshape(indices, [-1]); // [N]; assignment a = token * k + rank
+  const nVec = op.Shape(expertOf); // [1] = N
+  const n = op.Squeeze(nVec, [0]);
+  const counts = op.ScatterElements(
+    tensor("int64", [m]),
+    expertOf,
+    op.ConstantOfShape(nVec, i64(1)),
+    0,
+    "add",
+  ); // [m] loads
+  // The tile height: the candidate with the least estimated cost for these loads.
+  const cands = g.constant(tensor("int64", [TILE_ROWS.length, 1], TILE_ROWS));
+  const tilesKm = op.Div(op.Add(op.Unsqueeze(counts, [0]), op.Sub(cands, 1)), cands); // [K, m]
+  const perCand = op.ReduceSum(tilesKm, [1], 1); // [K, 1] tiles for each candidate
+  // The weight-gradient sums use m * (most tiles of one expert) cells (see toExperts).
+  const cells = op.Mul(op.ReduceMax(tilesKm, [1], 1), m); // [K, 1]
+  const { perRow, perTile, perCell } = tileCost(s);
+  const cost = op.Add(
+    op.Add(op.Mul(op.Mul(perCand, cands), perRow), op.Mul(perCand, perTile)),
+    op.Mul(cells, perCell),
+  );
+  const best = op.ArgMax(op.Neg(op.Cast(cost, "float32")), 0, 1); // [1, 1], first minimum
+  const t = op.Reshape(op.Gather(cands, op.Reshape(best, [])), []);
+  const tiles = op.Div(op.Add(counts, op.Sub(t, 1)), t); // [m] ceil(count / T)
+  const tileStart = op.CumSum(tiles, 0, { exclusive: 1 });
+  const nTiles = op.ReduceSum(tiles, [0], 1); // [1]
+  const rank = ranks(g, s, indices, expertOf, n);
+  const slotOf = op.Add(op.Mul(op.Gather(tileStart, expertOf), t), rank); // [N]
+  // One extra tile past the experts' tiles: all its slots are empty, so its weight-gradient
+  // block is exactly zero, the block that cells with no tile read (see `cellTile`).
+  const nTilesPad = op.Add(nTiles, 1);
+  const nSlots = op.Mul(nTilesPad, t);
+  const slotAssign = op.ScatterElements(op.Expand(n, nSlots), slotOf, op.Range(0, n, 1), 0);
+  // A tile's first slot is filled (it names the tile's expert), but for the extra tile's.
+  const tileExpert = op.Gather(
+    op.Concat([expertOf, i64(0)], 0),
+    op.Gather(slotAssign, op.Range(0, op.Squeeze(nSlots, [0]), t)),
+  );
+  // Cell (e, r) of the weight-gradient sums: expert e's r-th tile, or the zero tile.
+  const r = op.Unsqueeze(op.Range(0, op.Squeeze(op.ReduceMax(tiles, [0], 1), [0]), 1), [0]);
+  const cellTile = op.Where(
+    op.Less(r, op.Unsqueeze(tiles, [1])),
+    op.Add(op.Unsqueeze(tileStart, [1]), r),
+    op.Squeeze(nTiles, [0]),
+  ); // [m, most tiles of one expert]
+  return {
+    slotOf,
+    slotToken: op.Div(slotAssign, k),
+    slotAssign,
+    tileExpert,
+    nTiles: nTilesPad,
+    cellTile: op.Reshape(cellTile, [-1]),
+  };
+}
+
+/**
+ * The layer's expert part, sum_{j in S(x)} g_j(x) expert_j(x), for x: [B, dIn], by sparse
+ * dispatch (see the module doc). Differentiable in x, the gates and every expert parameter.
+ */
+export function sparseExperts(
+  g: Graph,
+  s: MoeLayerSpec,
+  p: Lookup,
+  x: Value,
+  route: SparseRoute,
+): Value {
+  const { op } = g;
+  const { m, k, w, dIn, dOut } = s;
+  const dt = x.dtype;
+  const pl = plan(g, s, route.indices);
+  const B = typeof x.shape?.[0] === "number" ? x.shape[0] : -1;
+  const buf = (v: Value, d: number) => op.Reshape(v, op.Concat([pl.nTiles, i64(-1), i64(d)], 0));
+  const zeroRow = (d: number) => g.constant(tensor(dt, [1, d]));
+  const perTile = (v: Value) => op.Gather(v, pl.tileExpert, 0);
+  const trans = (v: Value) => op.Transpose(v, [0, 2, 1]);
+  /** Sums row blocks by slot into tokens: [slots, d] -> [B, d]. */
+  const combine = (v: Value, d: number) => {
+    const picked = op.Gather(v, pl.slotOf, 0); // [N, d]
+    if (k === 1) return B === -1 ? picked : op.Reshape(picked, [B, d]);
+    return op.ReduceSum(op.Reshape(picked, [B, k, d]), [1], 0);
+  };
+  /** Spreads token rows to slots (zeros for empty slots): [B, d] -> [tiles, T, d]. */
+  const spread = (v: Value, d: number) =>
+    buf(op.Gather(op.Concat([v, zeroRow(d)], 0), pl.slotToken), d);
+  /**
+   * Sums per-tile blocks into their experts: [tiles, ...dims] -> [m, ...dims], as one gather of
+   * each expert's blocks into [m, R, ...dims] (the empty tile's zero block fills the rest) and a
+   * sum over R in tile order: exact and reproducible. (onnxruntime's ScatterND with reduction
+   * "add" updates rows from several threads at once and races on repeated rows.)
+   */
+  const toExperts = (v: Value, dims: number[]) => {
+    const cells = op.Gather(v, pl.cellTile, 0); // [m * R, ...dims]
+    return op.ReduceSum(op.Reshape(cells, [m, -1, ...dims]), [1], 0);
+  };
+
+  const w1 = p("experts.w1");
+  const w2 = p("experts.w2");
+  const b1 = s.expertBias ? p("experts.b1") : undefined;
+  const b2 = s.expertBias ? p("experts.b2") : undefined;
+  const wh: Value[] = [];
+  const bh: Value[] = [];
+  for (let i = 1; i < s.depth; i++) {
+    wh.push(p(`experts.wh${i}`));
+    if (s.expertBias) bh.push(p(`experts.bh${i}`));
+  }
+
+  // ---- forward ----
+  const xBuf = spread(x, dIn); // [tiles, T, dIn]
+  const gFlat = op.Concat([op.Reshape(route.gates, [-1]), g.constant(tensor(dt, [1]))], 0);
+  const slotGate = buf(op.Gather(gFlat, pl.slotAssign), 1); // [tiles, T, 1]
+  const w1t = perTile(op.Transpose(op.Reshape(w1, [dIn, m, w]), [1, 0, 2])); // [tiles, dIn, w]
+  const zs: Value[] = [];
+  const hs: Value[] = [];
+  const wts: Value[] = [w1t];
+  let z = op.MatMul(xBuf, w1t);
+  if (b1) z = op.Add(z, perTile(op.Reshape(b1, [m, 1, w])));
+  zs.push(z);
+  hs.push(activate(g, z, s.activation));
+  for (let i = 1; i < s.depth; i++) {
+    const wt = perTile(wh[i - 1]);
+    wts.push(wt);
+    z = op.MatMul(hs[i - 1], wt);
+    if (s.expertBias) z = op.Add(z, perTile(op.Unsqueeze(bh[i - 1], [1])));
+    zs.push(z);
+    hs.push(activate(g, z, s.activation));
+  }
+  const h = hs[hs.length - 1];
+  const hAug = b2 ? op.Concat([op.Mul(h, slotGate), slotGate], 2) : op.Mul(h, slotGate);
+  const w2m = op.Reshape(w2, [m, w, dOut]);
+  const w2t = perTile(b2 ? op.Concat([w2m, op.Unsqueeze(b2, [1])], 1) : w2m); // [tiles, w(+1), dOut]
+  const yS = op.Reshape(op.MatMul(hAug, w2t), [-1, dOut]); // [slots, dOut], gate-scaled
+  const y = combine(yS, dOut);
+
+  const inputs = [x, route.gates, w1, w2, ...(b1 ? [b1] : []), ...(b2 ? [b2] : []), ...wh, ...bh];
+  return customGradient(y, inputs, (c, dy) => {
+    const wAug = b2 ? w + 1 : w;
+    const dyS = spread(dy, dOut); // [tiles, T, dOut]
+    const out = new Map<Value, Value>();
+    if (c.needs(w2) || (b2 && c.needs(b2))) {
+      const dW2 = toExperts(op.MatMul(trans(hAug), dyS), [wAug, dOut]); // [m, w(+1), dOut]
+      if (b2) {
+        out.set(w2, op.Reshape(op.Slice(dW2, [0], [w], [1]), [m * w, dOut]));
+        out.set(b2, op.Reshape(op.Slice(dW2, [w], [w + 1], [1]), [m, dOut]));
+      } else out.set(w2, op.Reshape(dW2, [m * w, dOut]));
+    }
+    const dhAug = op.MatMul(dyS, trans(w2t)); // [tiles, T, w(+1)]
+    const dhg = b2 ? op.Slice(dhAug, [0], [w], [2]) : dhAug;
+    if (c.needs(route.gates)) {
+      let dGate = op.ReduceSum(op.Mul(dhg, h), [2], 1); // [tiles, T, 1]
+      if (b2) dGate = op.Add(dGate, op.Slice(dhAug, [w], [w + 1], [2]));
+      const dGates = op.Gather(op.Reshape(dGate, [-1]), pl.slotOf); // [N]
+      out.set(route.gates, op.Reshape(dGates, c.shapeOf(route.gates)));
+    }
+    let dh = op.Mul(dhg, slotGate);
+    for (let i = s.depth - 1; i >= 0; i--) {
+      const dz = activateGrad(g, zs[i], hs[i], dh, s.activation);
+      const wIn = i === 0 ? w1 : wh[i - 1];
+      const bIn = i === 0 ? b1 : bh[i - 1];
+      if (c.needs(wIn)) {
+        if (i === 0) {
+          // dz^T x ([tiles, w, dIn]) runs faster on onnxruntime CPU than x^T dz (wide output).
+          const dWt = toExperts(op.MatMul(trans(dz), xBuf), [w, dIn]); // [m, w, dIn]
+          out.set(wIn, op.Reshape(op.Transpose(dWt, [2, 0, 1]), [dIn, m * w]));
+        } else out.set(wIn, toExperts(op.MatMul(trans(hs[i - 1]), dz), [w, w]));
+      }
+      if (bIn && c.needs(bIn)) {
+        const db = toExperts(op.ReduceSum(dz, [1], 1), [1, w]); // [m, 1, w]
+        out.set(bIn, op.Reshape(db, i === 0 ? [m * w] : [m, w]));
+      }
+      if (i > 0) dh = op.MatMul(dz, trans(wts[i]));
+      else if (c.needs(x)) {
+        out.set(x, combine(op.Reshape(op.MatMul(dz, trans(w1t)), [-1, dIn]), dIn));
+      }
+    }
+    return inputs.map((v) => out.get(v));
+  });
+}
