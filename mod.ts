@@ -34,6 +34,7 @@ export { encodeModel, IR_VERSION, type ModelOptions, OPSET } from "./lib/graph/e
 
 // Autodiff
 export { grad, GradError } from "./lib/autodiff/grad.ts";
+export { customGradient, type CustomRule } from "./lib/autodiff/custom.ts";
 export { type Rule, RULES } from "./lib/autodiff/rules.ts";
 
 // Runtime, optimizers, training
@@ -69,7 +70,13 @@ export {
 
 // Experiments and sweeps
 export { EXPERIMENTS, parseGrid, resolvePreset } from "./lib/experiments/registry.ts";
-export { makeExecutor } from "./lib/experiments/executor.ts";
+export {
+  makeExecutor,
+  makeGroupExecutor,
+  prepareGroup,
+  prepareRun,
+  sweepGroupKey,
+} from "./lib/experiments/executor.ts";
 export { runSweep, type SweepOptions, type SweepSummary } from "./lib/sweep/engine.ts";
 export { runId } from "./lib/sweep/runid.ts";
 export type { RunConfig, RunRecord, RunResult } from "./lib/sweep/types.ts";

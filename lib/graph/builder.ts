@@ -384,16 +384,26 @@ export class Graph {
         `${name}: body returned ${res.carried.length} carried values, expected ${initial.length}`,
       );
     }
-    g.output(condIn, g.freshName(`${name}_cond_out`));
+    // Body outputs keep the names of the values they return: renaming them through Identity
+    // nodes makes onnxruntime copy every carried tensor each iteration. A value that cannot be
+    // an output under its own name (a body input, an outer value, one already returned) is
+    // renamed.
+    const used = new Set<Value>();
+    const emit = (v: Value, hint: string) => {
+      const own = v.graph === g && v.producer !== undefined && !used.has(v);
+      used.add(v);
+      return own ? g.output(v) : g.output(v, g.freshName(hint));
+    };
+    emit(condIn, `${name}_cond_out`);
     res.carried.forEach((v, i) => {
       if (v.dtype !== initial[i].dtype) {
         throw new GraphError(
           `${name}: carried value ${i} changes dtype (${initial[i].dtype} -> ${v.dtype})`,
         );
       }
-      g.output(v, g.freshName(`${initial[i].name}_next`));
+      emit(v, `${initial[i].name}_next`);
     });
-    for (const s of res.scans ?? []) g.output(s, g.freshName(`${s.name}_scan`));
+    for (const s of res.scans ?? []) emit(s, `${s.name}_scan`);
     return this.node("Loop", [tripCount, undefined, ...initial], { body: g }, {
       outputs: initial.length + (res.scans?.length ?? 0),
       outputNames: [

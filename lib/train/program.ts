@@ -93,7 +93,7 @@ export function buildTrainProgram(spec: TrainProgramSpec): { graph: Graph; io: P
   const fed = spec.batch.filter((b): b is FedBatch => b.kind === "fed");
   const fedInputs = fed.map((b) => g.input(`batch.${b.name}`, b.dtype, ["steps", ...b.dims]));
 
-  const outs = loopNoCopy(g, steps, [step0, ...params, ...states], (body, iter, carried) => {
+  const outs = g.loop(steps, [step0, ...params, ...states], (body, iter, carried) => {
     const [step, ...rest] = carried;
     const pVals = rest.slice(0, params.length);
     const sVals = rest.slice(params.length);
@@ -134,7 +134,7 @@ export function buildTrainProgram(spec: TrainProgramSpec): { graph: Graph; io: P
       for (const k of stateKeys[i]) newStates.push(res.state[k]);
     });
     return { carried: [body.op.Add(step, 1n), ...newParams, ...newStates], scans: [reported] };
-  });
+  }, "train");
 
   const stepOut = g.output(outs[0], "step_out");
   const paramOuts = params.map((_, i) =>
@@ -161,52 +161,6 @@ export function buildTrainProgram(spec: TrainProgramSpec): { graph: Graph; io: P
   };
   io.state.forEach((s, i) => (s.output = stateOuts[i].name));
   return { graph: g, io };
-}
-
-/**
- * Graph.loop, but body outputs keep the names of the values they return instead of being
- * renamed through Identity nodes: onnxruntime runs those as full copies, which for large
- * carried parameters and optimizer states cost as much as a few optimizer ops per step.
- * A value that cannot be an output under its own name (a body input, an outer value, or one
- * already returned) still goes through an Identity.
- */
-function loopNoCopy(
-  g: Graph,
-  tripCount: Value,
-  initial: readonly Value[],
-  build: (body: Graph, iter: Value, carried: Value[]) => { carried: Value[]; scans?: Value[] },
-): Value[] {
-  const body = g.subgraph("train_body");
-  const iter = body.input(body.freshName("iter"), "int64", []);
-  const cond = body.input(body.freshName("cond_in"), "bool", []);
-  const carriedIn = initial.map((v) =>
-    body.input(body.freshName(`${v.name}_in`), v.dtype, v.shape ?? [])
-  );
-  const res = build(body, iter, carriedIn);
-  if (res.carried.length !== initial.length) {
-    throw new Error(
-      `loop: body returned ${res.carried.length} carried values, expected ${initial.length}`,
-    );
-  }
-  const used = new Set<Value>();
-  const emit = (v: Value, hint: string) => {
-    const own = v.graph === body && v.producer !== undefined && !used.has(v);
-    used.add(v);
-    return own ? body.output(v) : body.output(v, body.freshName(hint));
-  };
-  emit(cond, "cond_out");
-  res.carried.forEach((v, i) => {
-    if (v.dtype !== initial[i].dtype) {
-      throw new Error(`loop: carried value ${i} changes dtype (${initial[i].dtype} -> ${v.dtype})`);
-    }
-    emit(v, `${initial[i].name}_next`);
-  });
-  const scans = res.scans ?? [];
-  scans.forEach((v) => emit(v, `${v.name}_scan`));
-  return g.node("Loop", [tripCount, undefined, ...initial], { body }, {
-    outputs: initial.length + scans.length,
-    outputNames: [...initial.map((v) => `${v.name}_final`), ...scans.map((v) => `${v.name}_all`)],
-  });
 }
 
 function validate(spec: TrainProgramSpec): void {
