@@ -10,7 +10,7 @@
  * A value is computed in float64 and then stored, so a Float32Array gets exactly the float32
  * rounding of what a Float64Array gets from the same key.
  */
-import type { Key } from "./prng.ts";
+import { type Key, xoshiroSeed } from "./prng.ts";
 
 /** Float buffers the bulk fillers write into. */
 export type FloatArray = Float32Array | Float64Array;
@@ -126,17 +126,6 @@ function slowNormal(u: number): number {
   }
 }
 
-// ---- seeding (identical to prng.ts Stream) -----------------------------------------------------
-
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
 /**
  * A xoshiro128** generator for bulk fills. `new BulkRng(k)` produces exactly the 32-bit words of
  * `new Stream(k).nextU32()`, and `fillUniform` the values of prng.ts `uniform(k, ...)`; the
@@ -151,10 +140,12 @@ export class BulkRng {
   private s3: number;
 
   constructor(k: Key) {
-    this.s0 = fmix32(k[0] ^ 0xa4093822) | 0;
-    this.s1 = fmix32(k[1] ^ 0x299f31d0) | 0;
-    this.s2 = fmix32(k[0] + 0x082efa98) | 0;
-    this.s3 = (fmix32(k[1] + 0xec4e6c89) | 1) | 0;
+    // Int32 views of the same state as Stream's (the bit patterns are what matter).
+    const [a, b, c, d] = xoshiroSeed(k);
+    this.s0 = a | 0;
+    this.s1 = b | 0;
+    this.s2 = c | 0;
+    this.s3 = d | 0;
   }
 
   /** A uniform 32-bit unsigned integer (the next word of the stream). */

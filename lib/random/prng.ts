@@ -18,6 +18,19 @@ function fmix32(h: number): number {
   return h >>> 0;
 }
 
+/**
+ * The xoshiro128** state for a key (shared by `Stream` and lib/random/bulk.ts's `BulkRng`, which
+ * must produce the same words).
+ */
+export function xoshiroSeed(k: Key): [number, number, number, number] {
+  return [
+    fmix32(k[0] ^ 0xa4093822),
+    fmix32(k[1] ^ 0x299f31d0),
+    fmix32(k[0] + 0x082efa98),
+    fmix32(k[1] + 0xec4e6c89) | 1,
+  ];
+}
+
 function mix2(a: number, b: number, salt: number): number {
   return fmix32((Math.imul(a ^ 0x9e3779b9, 0x01000193) + fmix32(b ^ salt)) >>> 0);
 }
@@ -55,10 +68,7 @@ export class Stream {
   private spare = NaN;
 
   constructor(k: Key) {
-    this.s0 = fmix32(k[0] ^ 0xa4093822);
-    this.s1 = fmix32(k[1] ^ 0x299f31d0);
-    this.s2 = fmix32(k[0] + 0x082efa98);
-    this.s3 = fmix32(k[1] + 0xec4e6c89) | 1;
+    [this.s0, this.s1, this.s2, this.s3] = xoshiroSeed(k);
   }
 
   /** A uniform 32-bit unsigned integer. */
