@@ -464,22 +464,14 @@ export function sweepGroupKey(cfg: RunConfig): string {
 }
 
 /** Several runs' students compiled into one training program (see prepareGroup). */
-export interface PreparedGroup {
+export interface PreparedGroup extends Omit<PreparedRun, "trainer" | "evaluator"> {
   /** Trains all students; its losses are steps x size, row-major. */
   trainer: Trainer;
   /** One student's evaluator: run it with `paramsOf(r)`. */
   evaluator: Evaluator;
-  source: BatchSource<"float32" | "float64">;
-  schedule: ScheduleSpec;
-  stepsPerEpoch: number;
-  chunk: number;
-  strategy: string;
   size: number;
   /** Student r's current parameters, under the single run's names. */
   paramsOf(r: number): Record<string, HostTensor>;
-  nextBatch(n: number): Record<string, HostTensor>;
-  fetchBatch(n: number): Promise<Record<string, HostTensor>>;
-  release(): Promise<void>;
 }
 
 const member = (r: number, name: string) => `r${r}.${name}`;

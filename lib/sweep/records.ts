@@ -6,6 +6,7 @@
  */
 import { writeFileAtomic } from "../io/atomic.ts";
 import { RUN_ID_PATTERN, runId } from "./runid.ts";
+import { CURVES_COLUMNS } from "./tables.ts";
 import type { EpochRow, RunConfig, RunRecord, RunResult } from "./types.ts";
 
 /** Allowed experiment names: they become directory names. */
@@ -143,14 +144,7 @@ const RESULT_NUMBERS = [
   "steps",
   "wall_s",
 ] as const;
-const CURVE_NUMBERS = [
-  "epoch",
-  "train_loss",
-  "test_loss",
-  "zero_loss",
-  "normalized",
-  "lr",
-] as const;
+const CURVE_NUMBERS = CURVES_COLUMNS.filter((c) => c !== "run_id");
 
 /**
  * Validates an executor's RunResult (or one read from a record) and returns a normalized copy:
