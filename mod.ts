@@ -44,7 +44,14 @@ export {
   Session,
   type SessionOptions,
 } from "./lib/runtime/session.ts";
-export { adamw, type AdamWOptions, type Optimizer, sgd, type SgdOptions } from "./lib/optim/mod.ts";
+export {
+  adamw,
+  type AdamWOptions,
+  adamwTorchState,
+  type Optimizer,
+  sgd,
+  type SgdOptions,
+} from "./lib/optim/mod.ts";
 export { lrAt, type Schedule, scheduledLr, type ScheduleSpec } from "./lib/optim/schedule.ts";
 export { Trainer, type TrainerOptions } from "./lib/train/trainer.ts";
 export { type EvalSpec, Evaluator } from "./lib/train/evaluator.ts";

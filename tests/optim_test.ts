@@ -14,12 +14,14 @@ import { Session } from "../lib/runtime/session.ts";
 import {
   adamw,
   type AdamWOptions,
+  adamwTorchState,
   groupLr,
   groupLrsFeed,
   groupLrsInput,
   lrAt,
   type Optimizer,
   optimizerStep,
+  resolveAdamW,
   scheduledLr,
   type ScheduleSpec,
   sgd,
@@ -165,7 +167,14 @@ function adamwRef(opts: AdamWOptions): RefOpt {
   const st = adamwInitRef(NUMEL);
   return {
     step: (p, g, lr) => adamwStepRef(p, g, st, lr, opts),
-    state: () => ({ exp_avg: st.exp_avg, exp_avg_sq: st.exp_avg_sq }),
+    // Ours keeps the moments without torch's (1 - beta) factors (see adamw.ts).
+    state: () => {
+      const [b1, b2] = resolveAdamW(opts).betas;
+      return {
+        exp_avg_scaled: st.exp_avg.map((x) => x / (1 - b1)),
+        exp_avg_sq_scaled: st.exp_avg_sq.map((x) => x / (1 - b2)),
+      };
+    },
   };
 }
 
@@ -362,9 +371,9 @@ function countUpdateNodes(
 
 Deno.test("optim: full-size ops per parameter are minimal and scalars are shared", () => {
   const expected: [string, () => Optimizer, number][] = [
-    ["adamw defaults", () => adamw(), 13],
-    ["adamw wd 0", () => adamw({ weightDecay: 0 }), 12],
-    ["adamw beta1 0.3", () => adamw({ betas: [0.3, 0.9] }), 13],
+    ["adamw defaults", () => adamw(), 11],
+    ["adamw wd 0", () => adamw({ weightDecay: 0 }), 10],
+    ["adamw beta1 0.3", () => adamw({ betas: [0.3, 0.9] }), 11],
     ["sgd plain", () => sgd(), 2],
     ["sgd weight decay", () => sgd({ weightDecay: 0.1 }), 4],
     ["sgd momentum", () => sgd({ momentum: 0.9 }), 4],
@@ -575,7 +584,7 @@ Deno.test("optim: invalid options and specs throw one-line errors naming the fie
   );
   assert.throws(
     () => adamw().update(g, p, p, { exp_avg: p }, ctx),
-    /adamw\.update: state keys are \{exp_avg\}, expected \{exp_avg, exp_avg_sq\}/,
+    /adamw\.update: state keys are \{exp_avg\}, expected \{exp_avg_scaled, exp_avg_sq_scaled\}/,
   );
   assert.throws(
     () => scheduledLr(g, { schedule: { kind: "constant" }, warmupSteps: 2 }, lrs, ctx.step),
@@ -583,10 +592,24 @@ Deno.test("optim: invalid options and specs throw one-line errors naming the fie
   );
 });
 
-Deno.test("optim: initState is zeros shaped like the parameter, with torch's names", () => {
+Deno.test("optim: adamwTorchState gives torch's exp_avg and exp_avg_sq", () => {
+  const st = {
+    exp_avg_scaled: new Float32Array([10, -20]),
+    exp_avg_sq_scaled: new Float32Array([1000, 4]),
+  };
+  const t = adamwTorchState(st, { betas: [0.8, 0.99] });
+  assertClose(t.exp_avg, Float64Array.from([2, -4]), { rtol: 1e-6, stol: 0 }, "exp_avg");
+  assertClose(t.exp_avg_sq, Float64Array.from([10, 0.04]), { rtol: 1e-6, stol: 0 }, "exp_avg_sq");
+  assert.throws(
+    () => adamwTorchState({ exp_avg: st.exp_avg_scaled }),
+    /state\.exp_avg_scaled: missing/,
+  );
+});
+
+Deno.test("optim: initState is zeros shaped like the parameter", () => {
   const p = tensor("float32", [2, 3], [1, 2, 3, 4, 5, 6]);
   const a = adamw().initState(p);
-  assert.deepEqual(Object.keys(a), ["exp_avg", "exp_avg_sq"]);
+  assert.deepEqual(Object.keys(a), ["exp_avg_scaled", "exp_avg_sq_scaled"]);
   for (const t of Object.values(a)) {
     assert.equal(t.dtype, "float32");
     assert.deepEqual(t.dims, [2, 3]);

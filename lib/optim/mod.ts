@@ -1,6 +1,6 @@
 /** In-graph optimizers (AdamW, SGD), learning-rate schedules and parameter-group lrs. */
 export { type Optimizer, optimizerStep, type StepContext, zerosState } from "./optimizer.ts";
-export { adamw, type AdamWOptions, resolveAdamW } from "./adamw.ts";
+export { adamw, type AdamWOptions, adamwTorchState, resolveAdamW } from "./adamw.ts";
 export { resolveSgd, sgd, type SgdOptions } from "./sgd.ts";
 export {
   checkScheduleSpec,

@@ -18,7 +18,7 @@ export interface StepContext {
 export interface Optimizer {
   readonly name: string;
   /**
-   * State tensors for one parameter, keyed by torch's names (e.g. exp_avg, exp_avg_sq),
+   * State tensors for one parameter, keyed by name (e.g. momentum_buffer, exp_avg_scaled),
    * all zeros with the parameter's dtype and dims. `{}` when the optimizer keeps no state.
    */
   initState(param: HostTensor): Record<string, HostTensor>;
