@@ -3,8 +3,8 @@
  *
  * Layout. The N = B*k (token, expert) assignments are sorted by expert (TopK on the unique
  * int64 key expert*N + assignment, a stable sort) and laid out in tiles of T rows, each tile
- * owned by one expert: an expert with load c gets ceil(c / T) tiles, unused rows read a zero
- * row. All sizes come from the actual loads, so nothing is ever dropped. T is chosen in the
+ * owned by one expert: an expert with load c gets ceil(c / T) tiles, unused rows read token 0
+ * with gate 0. All sizes come from the actual loads, so nothing is ever dropped. T is chosen in the
  * graph, per step, from the loads: small tiles waste fewer padded rows, large ones gather fewer
  * per-tile weight copies (see tileCost); under any routing, even a collapsed router, the chosen
  * layout costs at most what T = 8 would (N + 8m rows).
@@ -70,7 +70,10 @@ const i64 = (v: number): HostTensor => tensor("int64", [1], [v]);
 interface Plan {
   /** [N]: the slot holding assignment a = token * k + rank. */
   slotOf: Value;
-  /** [slots]: the token of each slot; B (the zero row) for empty slots. */
+  /**
+   * [slots]: the token of each slot; token 0 for empty slots, whose gate is 0: their hidden
+   * units, outputs and gradients are exactly zero (see sparseExperts), so no zero row is needed.
+   */
   slotToken: Value;
   /** [slots]: the assignment of each slot; N for empty slots. */
   slotAssign: Value;
@@ -165,9 +168,10 @@ function plan(g: Graph, s: MoeLayerSpec, indices: Value): Plan {
     op.Add(op.Unsqueeze(tileStart, [1]), r),
     op.Squeeze(nTiles, [0]),
   ); // [m, most tiles of one expert]
+  const slotToken = op.Where(op.Less(slotAssign, n), op.Div(slotAssign, k), 0n);
   return {
     slotOf,
-    slotToken: op.Div(slotAssign, k),
+    slotToken,
     slotAssign,
     tileExpert,
     nTiles: nTilesPad,
@@ -192,7 +196,6 @@ export function sparseExperts(
   const pl = plan(g, s, route.indices);
   const B = typeof x.shape?.[0] === "number" ? x.shape[0] : -1;
   const buf = (v: Value, d: number) => op.Reshape(v, op.Concat([pl.nTiles, i64(-1), i64(d)], 0));
-  const zeroRow = (d: number) => g.constant(tensor(dt, [1, d]));
   const perTile = (v: Value) => op.Gather(v, pl.tileExpert, 0);
   const trans = (v: Value) => op.Transpose(v, [0, 2, 1]);
   /** Sums row blocks by slot into tokens: [slots, d] -> [B, d]. */
@@ -201,9 +204,12 @@ export function sparseExperts(
     if (k === 1) return B === -1 ? picked : op.Reshape(picked, [B, d]);
     return op.ReduceSum(op.Reshape(picked, [B, k, d]), [1], 0);
   };
-  /** Spreads token rows to slots (zeros for empty slots): [B, d] -> [tiles, T, d]. */
-  const spread = (v: Value, d: number) =>
-    buf(op.Gather(op.Concat([v, zeroRow(d)], 0), pl.slotToken), d);
+  /**
+   * Spreads token rows to slots: [B, d] -> [tiles, T, d]. Empty slots read token 0; their gate
+   * is 0, which zeroes their hidden units (forward) and their hidden-unit gradients (backward),
+   * so they add exact zeros to every weight gradient.
+   */
+  const spread = (v: Value, d: number) => buf(op.Gather(v, pl.slotToken), d);
   /**
    * Sums per-tile blocks into their experts: [tiles, ...dims] -> [m, ...dims], as one gather of
    * each expert's blocks into [m, R, ...dims] (the empty tile's zero block fills the rest) and a
