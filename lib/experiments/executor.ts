@@ -205,26 +205,46 @@ export interface PreparedRun {
   release(): Promise<void>;
 }
 
+/** Several runs' students compiled into one training program (see prepareGroup). */
+export interface PreparedGroup extends PreparedRun {
+  /** Trains all students; with size > 1 its losses are steps x size, row-major. */
+  trainer: Trainer;
+  /** One student's evaluator: run it with `paramsOf(r)`. */
+  evaluator: Evaluator;
+  size: number;
+  /** Student r's current parameters, under the single run's names. */
+  paramsOf(r: number): Record<string, HostTensor>;
+}
+
 /** Builds the training and evaluation programs of `cfg` and its data source. */
 export function prepareRun(cfg: RunConfig, opts: ExecutorOptions = {}): Promise<PreparedRun> {
-  return prepare(cfg, opts);
+  return prepareGroup([cfg], opts);
 }
 
-/** What a custom trainer builder gets (prepareGroup's). */
-interface TrainerParts {
-  student: Model;
-  tgt: Target;
-  schedule: ScheduleSpec;
-  /** Records the strategy the student's forward reported. */
-  built(strategy: string): void;
-}
+/** Member r's name for a parameter (a single run keeps the plain names). */
+const memberName = (size: number, r: number, name: string) => size === 1 ? name : `r${r}.${name}`;
 
-async function prepare(
-  cfg: RunConfig,
-  opts: ExecutorOptions,
-  buildTrainer?: (parts: TrainerParts) => Promise<Trainer>,
-): Promise<PreparedRun> {
+/**
+ * Builds one training program for runs that differ only in train.lr (groupKey): the batch and
+ * the teacher forward are computed once per step, each student r has its own parameters
+ * (`r<r>.<name>`), optimizer state and parameter group (base lr = cfgs[r].train.lr), and the
+ * loss is the sum of the students' losses, so each student gets exactly its own gradient. A
+ * group of one is the single run's program (plain names, its loss alone).
+ */
+export async function prepareGroup(
+  cfgs: RunConfig[],
+  opts: ExecutorOptions = {},
+): Promise<PreparedGroup> {
+  if (cfgs.length === 0) throw new Error("runs: a group needs at least one run");
+  const key0 = groupKey(cfgs[0]);
+  cfgs.forEach((c, i) => {
+    if (groupKey(c) !== key0) {
+      throw new Error(`runs[${i}]: a group's runs must differ only in train.lr`);
+    }
+  });
+  const cfg = cfgs[0];
   checkRunShape(cfg);
+  const R = cfgs.length;
   const dt = cfg.dtype;
   const d = cfg.input.d;
   const B = cfg.train.batch;
@@ -237,42 +257,51 @@ async function prepare(
     );
   }
   const schedule = scheduleOf(cfg, stepsPerEpoch);
-  const params = [...student.params].map(([name, init]) => ({ name, init }));
+  const names = [...student.params.keys()];
+  const member = (r: number, name: string) => memberName(R, r, name);
   let strategy = "";
   const yOf = (g: Graph, b: Record<string, Value>) =>
     tgt.kind === "graph" ? tgt.forward(g, b.x) : b.y;
-  const trainer = buildTrainer
-    ? await buildTrainer({ student, tgt, schedule, built: (x) => (strategy = x) })
-    : await Trainer.create({
-      dtype: dt,
-      params,
-      batch: [
-        { kind: "fed", name: "x", dtype: dt, dims: [B, d] },
-        ...(tgt.kind === "fed"
-          ? [{ kind: "fed" as const, name: "y", dtype: dt, dims: [B, tgt.outDim] }]
-          : []),
-      ],
-      loss: (g, p, b) => {
-        const s = student.forward(g, p, b.x);
-        strategy = s.strategy;
-        return sqError(g, s.y, yOf(g, b), B);
-      },
-      optimizer: adamw({
-        betas: cfg.train.betas,
-        eps: cfg.train.eps,
-        weightDecay: cfg.train.weightDecay,
-      }),
-      schedule,
-    }, {
-      lrs: [cfg.train.lr],
-      threads: opts.threads,
-      ep: opts.ep,
-      profilePrefix: opts.profilePrefix,
-      spinning: opts.spinning,
-    });
+  const trainer = await Trainer.create({
+    dtype: dt,
+    params: cfgs.flatMap((_, r) =>
+      [...student.params].map(([name, init]) => ({ name: member(r, name), init, group: r }))
+    ),
+    groups: R,
+    batch: [
+      { kind: "fed", name: "x", dtype: dt, dims: [B, d] },
+      ...(tgt.kind === "fed"
+        ? [{ kind: "fed" as const, name: "y", dtype: dt, dims: [B, tgt.outDim] }]
+        : []),
+    ],
+    loss: (g, p, b) => {
+      const y = yOf(g, b);
+      const losses = cfgs.map((_, r) => {
+        const mine = Object.fromEntries(names.map((n) => [n, p[member(r, n)]]));
+        const out = student.forward(g, mine, b.x);
+        strategy = out.strategy;
+        return sqError(g, out.y, y, B);
+      });
+      if (R === 1) return losses[0];
+      const parts = g.op.Concat(losses.map((l) => g.op.Unsqueeze(l, [0])), 0);
+      return { loss: g.op.Sum(...losses), parts };
+    },
+    optimizer: adamw({
+      betas: cfg.train.betas,
+      eps: cfg.train.eps,
+      weightDecay: cfg.train.weightDecay,
+    }),
+    schedule,
+  }, {
+    lrs: cfgs.map((c) => c.train.lr),
+    threads: opts.threads,
+    ep: opts.ep,
+    profilePrefix: opts.profilePrefix,
+    spinning: opts.spinning,
+  });
   const evaluator = await Evaluator.create({
     dtype: dt,
-    params,
+    params: [...student.params].map(([name, init]) => ({ name, init })),
     batch: [
       { name: "x", dtype: dt, dims: ["batch", d] },
       ...(tgt.kind === "fed" ? [{ name: "y", dtype: dt, dims: ["batch", tgt.outDim] }] : []),
@@ -286,20 +315,15 @@ async function prepare(
     },
   }, { threads: opts.threads, ep: opts.ep, spinning: opts.spinning });
 
-  const source = new BatchSource<"float32" | "float64">({
+  const data = {
     dist: cfg.input.dist,
     d,
     target: tgt.kind === "fed" ? tgt.name : undefined,
     key: foldIn(key(cfg.seed), "data"),
     dtype: dt,
-  });
-  const prefetcher = new BatchPrefetcher({
-    dist: cfg.input.dist,
-    d,
-    target: tgt.kind === "fed" ? tgt.name : undefined,
-    key: foldIn(key(cfg.seed), "data"),
-    dtype: dt,
-  }, B);
+  };
+  const source = new BatchSource<"float32" | "float64">(data);
+  const prefetcher = new BatchPrefetcher(data, B);
   const feeds = (c: Chunk<"float32" | "float64">) => {
     const batch: Record<string, HostTensor> = { x: tensor(dt, c.xDims, c.x) };
     if (c.y && c.yDims) batch.y = tensor(dt, c.yDims, c.y);
@@ -318,6 +342,8 @@ async function prepare(
     stepsPerEpoch,
     chunk,
     strategy,
+    size: R,
+    paramsOf: (r) => Object.fromEntries(names.map((n) => [n, trainer.state.params[member(r, n)]])),
     nextBatch: (n) => feeds(source.next(n, B)),
     fetchBatch: async (n) => feeds(await prefetcher.next(n)),
     async release() {
@@ -328,63 +354,10 @@ async function prepare(
   };
 }
 
-/** The executor the sweep engine drives. */
+/** The executor the sweep engine drives: a run is trained as a group of one. */
 export function makeExecutor(opts: ExecutorOptions = {}): Executor {
-  return async (cfg, hooks) => {
-    const t0 = performance.now();
-    const run = await prepareRun(cfg, opts);
-    const { trainer, evaluator, source, stepsPerEpoch, chunk } = run;
-    const dt = cfg.dtype;
-    const curves: EpochRow[] = [];
-    let diverged = false;
-    try {
-      for (let epoch = 0; epoch < cfg.train.epochs && !diverged; epoch++) {
-        const lr = lrAt(run.schedule, cfg.train.lr, epoch * stepsPerEpoch);
-        let sum = 0;
-        for (let done = 0; done < stepsPerEpoch;) {
-          if (hooks.signal.aborted) throw abortError();
-          const n = Math.min(chunk, stepsPerEpoch - done);
-          const losses = await trainer.run(n, await run.fetchBatch(n));
-          for (const l of losses) {
-            if (!Number.isFinite(l)) diverged = true;
-            sum += l;
-          }
-          done += n;
-          hooks.onProgress({
-            epoch: epoch + 1,
-            epochs: cfg.train.epochs,
-            step: trainer.state.step,
-            steps: cfg.train.epochs * stepsPerEpoch,
-            loss: losses[losses.length - 1],
-          });
-          if (diverged) break;
-        }
-        if (diverged) break;
-        const test = source.testSet(epoch, cfg.train.testSamples);
-        const feeds: Record<string, HostTensor> = { x: tensor(dt, test.xDims, test.x) };
-        if (test.y && test.yDims) feeds.y = tensor(dt, test.yDims, test.y);
-        const m = await evaluator.run(trainer.state.params, feeds);
-        const testLoss = Number(m.test_loss.data[0]);
-        const zeroLoss = Number(m.zero_loss.data[0]);
-        if (!Number.isFinite(testLoss)) diverged = true;
-        curves.push({
-          epoch: epoch + 1,
-          train_loss: sum / stepsPerEpoch,
-          test_loss: testLoss,
-          zero_loss: zeroLoss,
-          normalized: testLoss / zeroLoss,
-          lr,
-        });
-      }
-    } finally {
-      await run.release();
-    }
-    if (opts.saveModelDir && !diverged) {
-      await saveStudent(opts.saveModelDir, cfg, trainer.state.params);
-    }
-    const wall = (performance.now() - t0) / 1000;
-    return summarize(curves, diverged, trainer.state.step, run.strategy, wall);
-  };
+  const group = makeGroupExecutor(opts);
+  return async (cfg, hooks) => (await group([cfg], hooks))[0];
 }
 
 /** Writes the trained student of `cfg` (its parameters by name) as `<dir>/<run_id>.onnx`. */
@@ -463,94 +436,11 @@ export function sweepGroupKey(cfg: RunConfig): string {
   return big ? canonicalJson(cfg, "config") : groupKey(cfg);
 }
 
-/** Several runs' students compiled into one training program (see prepareGroup). */
-export interface PreparedGroup extends Omit<PreparedRun, "trainer" | "evaluator"> {
-  /** Trains all students; its losses are steps x size, row-major. */
-  trainer: Trainer;
-  /** One student's evaluator: run it with `paramsOf(r)`. */
-  evaluator: Evaluator;
-  size: number;
-  /** Student r's current parameters, under the single run's names. */
-  paramsOf(r: number): Record<string, HostTensor>;
-}
-
-const member = (r: number, name: string) => `r${r}.${name}`;
-
-/**
- * Builds one training program for runs that differ only in train.lr (groupKey): the batch and
- * the teacher forward are computed once per step, each student r has its own parameters
- * (`r<r>.<name>`), optimizer state and parameter group (base lr = cfgs[r].train.lr), and the
- * loss is the sum of the students' losses, so each student gets exactly its own gradient.
- */
-export async function prepareGroup(
-  cfgs: RunConfig[],
-  opts: ExecutorOptions = {},
-): Promise<PreparedGroup> {
-  if (cfgs.length === 0) throw new Error("runs: a group needs at least one run");
-  const key0 = groupKey(cfgs[0]);
-  cfgs.forEach((c, i) => {
-    if (groupKey(c) !== key0) {
-      throw new Error(`runs[${i}]: a group's runs must differ only in train.lr`);
-    }
-  });
-  const cfg = cfgs[0];
-  const R = cfgs.length;
-  const dt = cfg.dtype;
-  const B = cfg.train.batch;
-  let names: string[] = [];
-  const build = ({ student, tgt, schedule, built }: TrainerParts) => {
-    names = [...student.params.keys()];
-    const params = cfgs.flatMap((_, r) =>
-      [...student.params].map(([name, init]) => ({ name: member(r, name), init, group: r }))
-    );
-    return Trainer.create({
-      dtype: dt,
-      params,
-      groups: R,
-      batch: [
-        { kind: "fed", name: "x", dtype: dt, dims: [B, cfg.input.d] },
-        ...(tgt.kind === "fed"
-          ? [{ kind: "fed" as const, name: "y", dtype: dt, dims: [B, tgt.outDim] }]
-          : []),
-      ],
-      loss: (g, p, b) => {
-        const y = tgt.kind === "graph" ? tgt.forward(g, b.x) : b.y;
-        const losses = cfgs.map((_, r) => {
-          const mine = Object.fromEntries(names.map((n) => [n, p[member(r, n)]]));
-          const out = student.forward(g, mine, b.x);
-          built(out.strategy);
-          return sqError(g, out.y, y, B);
-        });
-        const parts = g.op.Concat(losses.map((l) => g.op.Unsqueeze(l, [0])), 0);
-        return { loss: R === 1 ? losses[0] : g.op.Sum(...losses), parts };
-      },
-      optimizer: adamw({
-        betas: cfg.train.betas,
-        eps: cfg.train.eps,
-        weightDecay: cfg.train.weightDecay,
-      }),
-      schedule,
-    }, {
-      lrs: cfgs.map((c) => c.train.lr),
-      threads: opts.threads,
-      ep: opts.ep,
-      profilePrefix: opts.profilePrefix,
-      spinning: opts.spinning,
-    });
-  };
-  const run = await prepare(cfg, opts, build);
-  return {
-    ...run,
-    size: R,
-    paramsOf: (r) =>
-      Object.fromEntries(names.map((n) => [n, run.trainer.state.params[member(r, n)]])),
-  };
-}
-
 /**
  * The group executor the sweep engine drives (SweepOptions.group): trains runs that share
- * groupKey as one program and returns, per run, what makeExecutor would (the same curves,
- * status, steps and scores); wall_s is the group's wall time divided among its runs.
+ * groupKey as one program and returns, per run, what it returns for that run alone (the same
+ * curves, status, steps and scores); wall_s is the group's wall time divided among its runs.
+ * A run that diverges stops being recorded after the chunk that diverged; the others go on.
  */
 export function makeGroupExecutor(opts: ExecutorOptions = {}): GroupExecutor {
   return async (cfgs, hooks) => {
@@ -577,7 +467,6 @@ export function makeGroupExecutor(opts: ExecutorOptions = {}): GroupExecutor {
               if (!Number.isFinite(l)) diverged[r] = true;
               sums[r] += l;
             }
-            // As a single run: stop (here: stop recording) after the chunk that diverged.
             if (diverged[r]) {
               live[r] = false;
               stepsAt[r] = trainer.state.step;
