@@ -78,11 +78,13 @@ export {
 // Experiments and sweeps
 export { EXPERIMENTS, parseGrid, resolvePreset } from "./lib/experiments/registry.ts";
 export {
+  groupKey,
   makeExecutor,
   makeGroupExecutor,
   prepareGroup,
   prepareRun,
-  sweepGroupKey,
+  studentParamCount,
+  SWEEP_GROUP_MAX_PARAMS,
 } from "./lib/experiments/executor.ts";
 export { runSweep, type SweepOptions, type SweepSummary } from "./lib/sweep/engine.ts";
 export { runId } from "./lib/sweep/runid.ts";

@@ -15,9 +15,11 @@ import {
 import { type Overrides, SCHEDULES } from "../lib/experiments/overrides.ts";
 import {
   checkRunShape,
+  groupKey,
   makeExecutor,
   makeGroupExecutor,
-  sweepGroupKey,
+  studentParamCount,
+  SWEEP_GROUP_MAX_PARAMS,
 } from "../lib/experiments/executor.ts";
 import { renderFigures, writeExperimentInfo } from "../lib/experiments/figures.ts";
 import { checkExecutionProvider, EXECUTION_PROVIDERS } from "../lib/runtime/session.ts";
@@ -191,9 +193,14 @@ async function main(): Promise<number> {
     outDir,
     runs: sweep.runs,
     execute: makeExecutor(execOpts),
-    // A cell's learning rates train as one program (shared data and teacher) where that pays;
-    // the results are the same either way.
-    group: { key: sweepGroupKey, execute: makeGroupExecutor(execOpts) },
+    // A teacher's students and learning rates train as one program (shared data and teacher
+    // forward) up to a parameter budget; the results are the same either way.
+    group: {
+      key: groupKey,
+      execute: makeGroupExecutor(execOpts),
+      weight: studentParamCount,
+      maxWeight: SWEEP_GROUP_MAX_PARAMS,
+    },
     versions: versions(),
     shard,
     afterRebuild: async () => {

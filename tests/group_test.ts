@@ -9,8 +9,10 @@ import {
   groupKey,
   makeExecutor,
   makeGroupExecutor,
-  sweepGroupKey,
+  studentParamCount,
+  SWEEP_GROUP_MAX_PARAMS,
 } from "../lib/experiments/executor.ts";
+import { canonicalJson } from "../lib/sweep/runid.ts";
 import { runSweep } from "../lib/sweep/engine.ts";
 import { readRecords } from "../lib/sweep/records.ts";
 import { runId } from "../lib/sweep/runid.ts";
@@ -47,6 +49,15 @@ for (
       }).runs,
     ],
     [
+      // A teacher's row of Fig. 2: different students share the data and the teacher forward.
+      "paper A, different students and lrs",
+      resolvePreset("fig2", "quick", {
+        ...TINY,
+        archs: ["4e2a", "8e4a", "16e8a"],
+        lrs: [0.01, 0.003],
+      }).runs.filter((r) => r.labels.teacher === "8e4a"),
+    ],
+    [
       "paper B, deep with a closed-form target",
       resolvePreset("paperB-exp2", "quick", {
         epochs: 2,
@@ -79,13 +90,19 @@ Deno.test("a member that diverges is recorded as diverged; the others are unaffe
   assert.deepEqual(together.map(strip), alone.map(strip));
 });
 
-Deno.test("a group's runs must differ only in the learning rate", async () => {
+Deno.test("a group's runs must share seed, data and target", async () => {
   const cfgs = resolvePreset("fig2", "quick", { ...TINY, archs: ["4e2a"], seeds: [0, 1] }).runs;
   assert.notEqual(groupKey(cfgs[0]), groupKey(cfgs[1]));
   await assert.rejects(
     () => makeGroupExecutor({ threads: 1 })(cfgs, hooks()),
-    /^Error: runs\[1\]: a group's runs must differ only in train\.lr$/,
+    /^Error: runs\[1\]: a group's runs must differ only in model, train\.lr and labels$/,
   );
+  const teachers = resolvePreset("fig2", "quick", { ...TINY, archs: ["4e2a", "8e4a"] }).runs;
+  const [a, b] = [
+    teachers[0],
+    teachers.find((r) => r.labels.teacher !== teachers[0].labels.teacher)!,
+  ];
+  assert.notEqual(groupKey(a), groupKey(b));
 });
 
 // ---- the engine's group option (fake executors) ------------------------------------------------
@@ -103,9 +120,15 @@ function fakeGroup(
   };
 }
 
-const lrFree = (c: RunConfig) => groupKey(c);
+/** The runs of one cell (equal but for the lr). */
+const lrFree = (c: RunConfig) => canonicalJson({ ...c, train: { ...c.train, lr: 0 } }, "config");
 
-async function engineSweep(runs: RunConfig[], group: GroupExecutor, signal?: AbortSignal) {
+async function engineSweep(
+  runs: RunConfig[],
+  group: GroupExecutor,
+  signal?: AbortSignal,
+  split: { weight?(c: RunConfig): number; maxWeight?: number } = {},
+) {
   const dir = await Deno.makeTempDir({ prefix: "group-engine-test-" });
   const singles: RunConfig[] = [];
   const summary = await runSweep({
@@ -115,7 +138,7 @@ async function engineSweep(runs: RunConfig[], group: GroupExecutor, signal?: Abo
     versions: FAKE_VERSIONS,
     progress: false,
     handleSigint: false,
-    group: { key: lrFree, execute: group },
+    group: { key: lrFree, execute: group, ...split },
     signal,
   });
   const records = (await readRecords(dir)).records;
@@ -182,16 +205,34 @@ Deno.test("engine: a group interrupted mid-way writes no record and the sweep st
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("the sweep groups a cell's lrs where that pays (students up to 2 M parameters)", () => {
-  const full = (arch: string) =>
-    resolvePreset("fig2", "full", { archs: [arch], lrs: [1e-3, 1e-2] }).runs
-      .filter((r) => r.labels.teacher === arch);
-  const [a, b] = full("16e8a");
-  assert.equal(sweepGroupKey(a), sweepGroupKey(b));
+Deno.test("engine: groups are split in order by weight; a run over the limit goes alone", async () => {
+  // 2 cells x 2 lrs (seed 0); weights 1, 2, 1, 1 by run index.
+  const runs = makeRuns(4);
+  const w = new Map(runs.map((r, i) => [runId(r), [1, 2, 1, 1][i]]));
+  const calls: string[][] = [];
+  const { dir, singles } = await engineSweep(runs, fakeGroup(calls), undefined, {
+    weight: (c) => w.get(runId(c))!,
+    maxWeight: 2,
+  });
+  // Cell 1: weights 1 + 2 > 2, so each run goes alone; cell 2: 1 + 1 <= 2 go together.
+  assert.deepEqual(calls, [[runId(runs[2]), runId(runs[3])]]);
+  assert.deepEqual(singles.map(runId), [runId(runs[0]), runId(runs[1])]);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("the sweep's policy: a teacher's students and lrs together, up to 3 M parameters", () => {
+  const row = resolvePreset("fig2", "full", { archs: ["4e2a", "16e8a"], lrs: [1e-3, 1e-2] }).runs
+    .filter((r) => r.labels.teacher === "16e8a");
+  assert.equal(row.length, 4);
+  assert.ok(row.every((r) => groupKey(r) === groupKey(row[0])));
+  // A 16e8a student (d = 256, w = 40): router, expert weights and biases.
+  const s16 = row.find((r) => r.labels.student === "16e8a")!;
+  assert.equal(studentParamCount(s16), 256 * 16 + 16 * 40 * 512 + 16 * 40 + 16 * 256);
+  assert.ok(row.reduce((n, r) => n + studentParamCount(r), 0) <= SWEEP_GROUP_MAX_PARAMS);
   const big =
     resolvePreset("fig3", "full", { lrs: [1e-3, 1e-2], granularities: [8], relSizes: [16] })
       .runs;
   assert.equal(big.length, 2);
-  assert.ok(big[0].model.kind === "moe" && big[0].model.layer.m === 256);
-  assert.notEqual(sweepGroupKey(big[0]), sweepGroupKey(big[1]));
+  assert.equal(groupKey(big[0]), groupKey(big[1]));
+  assert.ok(studentParamCount(big[0]) > SWEEP_GROUP_MAX_PARAMS, "a 256e8a student trains alone");
 });

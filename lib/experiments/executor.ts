@@ -16,7 +16,8 @@ import { deepMoeConfig } from "../nn/config.ts";
 import { initDeepMoe, initMoe } from "../nn/init.ts";
 import { moeForward } from "../nn/moe.ts";
 import { deepMoeForward } from "../nn/deep.ts";
-import type { ParamSet, ParamValues } from "../nn/params.ts";
+import { paramCount, type ParamSet, type ParamValues } from "../nn/params.ts";
+import { moeParamShapes } from "../nn/layout.ts";
 import { adamw } from "../optim/adamw.ts";
 import { lrAt, type ScheduleSpec } from "../optim/schedule.ts";
 import { Trainer } from "../train/trainer.ts";
@@ -205,15 +206,20 @@ export interface PreparedRun {
   release(): Promise<void>;
 }
 
-/** Several runs' students compiled into one training program (see prepareGroup). */
+/**
+ * Several runs' students compiled into one training program (see prepareGroup). `evaluator`
+ * and `strategy` are student 0's.
+ */
 export interface PreparedGroup extends PreparedRun {
   /** Trains all students; with size > 1 its losses are steps x size, row-major. */
   trainer: Trainer;
-  /** One student's evaluator: run it with `paramsOf(r)`. */
-  evaluator: Evaluator;
   size: number;
   /** Student r's current parameters, under the single run's names. */
   paramsOf(r: number): Record<string, HostTensor>;
+  /** Student r's evaluator: run it with `paramsOf(r)`. */
+  evaluatorOf(r: number): Evaluator;
+  /** Student r's compute strategy as built. */
+  strategyOf(r: number): string;
 }
 
 /** Builds the training and evaluation programs of `cfg` and its data source. */
@@ -225,11 +231,12 @@ export function prepareRun(cfg: RunConfig, opts: ExecutorOptions = {}): Promise<
 const memberName = (size: number, r: number, name: string) => size === 1 ? name : `r${r}.${name}`;
 
 /**
- * Builds one training program for runs that differ only in train.lr (groupKey): the batch and
- * the teacher forward are computed once per step, each student r has its own parameters
- * (`r<r>.<name>`), optimizer state and parameter group (base lr = cfgs[r].train.lr), and the
- * loss is the sum of the students' losses, so each student gets exactly its own gradient. A
- * group of one is the single run's program (plain names, its loss alone).
+ * Builds one training program for runs that differ only in their student model and train.lr
+ * (groupKey): the batch and the teacher forward are computed once per step, each student r has
+ * its own parameters (`r<r>.<name>`), optimizer state and parameter group (base lr =
+ * cfgs[r].train.lr), and the loss is the sum of the students' losses, so each student gets
+ * exactly its own gradient. A group of one is the single run's program (plain names, its loss
+ * alone).
  */
 export async function prepareGroup(
   cfgs: RunConfig[],
@@ -239,33 +246,38 @@ export async function prepareGroup(
   const key0 = groupKey(cfgs[0]);
   cfgs.forEach((c, i) => {
     if (groupKey(c) !== key0) {
-      throw new Error(`runs[${i}]: a group's runs must differ only in train.lr`);
+      throw new Error(
+        `runs[${i}]: a group's runs must differ only in model, train.lr and labels`,
+      );
     }
   });
   const cfg = cfgs[0];
-  checkRunShape(cfg);
+  cfgs.forEach((c) => checkRunShape(c));
   const R = cfgs.length;
   const dt = cfg.dtype;
   const d = cfg.input.d;
   const B = cfg.train.batch;
   const stepsPerEpoch = cfg.train.samplesPerEpoch / B;
-  const student = studentModel(cfg);
+  const students = cfgs.map(studentModel);
   const tgt = await target(cfg);
-  if (tgt.outDim !== student.outDim) {
-    throw new Error(
-      `model: output dimension ${student.outDim} differs from the target's ${tgt.outDim}`,
-    );
-  }
+  students.forEach((st, r) => {
+    if (tgt.outDim !== st.outDim) {
+      throw new Error(
+        `${R === 1 ? "" : `runs[${r}].`}model: output dimension ${st.outDim} differs from the ` +
+          `target's ${tgt.outDim}`,
+      );
+    }
+  });
   const schedule = scheduleOf(cfg, stepsPerEpoch);
-  const names = [...student.params.keys()];
+  const names = students.map((st) => [...st.params.keys()]);
   const member = (r: number, name: string) => memberName(R, r, name);
-  let strategy = "";
+  const strategies = cfgs.map(() => "");
   const yOf = (g: Graph, b: Record<string, Value>) =>
     tgt.kind === "graph" ? tgt.forward(g, b.x) : b.y;
   const trainer = await Trainer.create({
     dtype: dt,
-    params: cfgs.flatMap((_, r) =>
-      [...student.params].map(([name, init]) => ({ name: member(r, name), init, group: r }))
+    params: students.flatMap((st, r) =>
+      [...st.params].map(([name, init]) => ({ name: member(r, name), init, group: r }))
     ),
     groups: R,
     batch: [
@@ -276,10 +288,10 @@ export async function prepareGroup(
     ],
     loss: (g, p, b) => {
       const y = yOf(g, b);
-      const losses = cfgs.map((_, r) => {
-        const mine = Object.fromEntries(names.map((n) => [n, p[member(r, n)]]));
-        const out = student.forward(g, mine, b.x);
-        strategy = out.strategy;
+      const losses = students.map((st, r) => {
+        const mine = Object.fromEntries(names[r].map((n) => [n, p[member(r, n)]]));
+        const out = st.forward(g, mine, b.x);
+        strategies[r] = out.strategy;
         return sqError(g, out.y, y, B);
       });
       if (R === 1) return losses[0];
@@ -299,21 +311,33 @@ export async function prepareGroup(
     profilePrefix: opts.profilePrefix,
     spinning: opts.spinning,
   });
-  const evaluator = await Evaluator.create({
-    dtype: dt,
-    params: [...student.params].map(([name, init]) => ({ name, init })),
-    batch: [
-      { name: "x", dtype: dt, dims: ["batch", d] },
-      ...(tgt.kind === "fed" ? [{ name: "y", dtype: dt, dims: ["batch", tgt.outDim] }] : []),
-    ],
-    metrics: (g, p, b) => {
-      const y = yOf(g, b);
-      return {
-        test_loss: sqError(g, student.forward(g, p, b.x).y, y, undefined),
-        zero_loss: sqError(g, g.op.Mul(y, 0), y, undefined),
-      };
-    },
-  }, { threads: opts.threads, ep: opts.ep, spinning: opts.spinning });
+  // One evaluator per distinct student model (a cell's lrs share one).
+  const evaluators = new Map<string, Evaluator>();
+  const evaluatorOf: Evaluator[] = [];
+  for (const [r, c] of cfgs.entries()) {
+    const modelKey = canonicalJson(c.model, "model");
+    let ev = evaluators.get(modelKey);
+    if (!ev) {
+      const st = students[r];
+      ev = await Evaluator.create({
+        dtype: dt,
+        params: [...st.params].map(([name, init]) => ({ name, init })),
+        batch: [
+          { name: "x", dtype: dt, dims: ["batch", d] },
+          ...(tgt.kind === "fed" ? [{ name: "y", dtype: dt, dims: ["batch", tgt.outDim] }] : []),
+        ],
+        metrics: (g, p, b) => {
+          const y = yOf(g, b);
+          return {
+            test_loss: sqError(g, st.forward(g, p, b.x).y, y, undefined),
+            zero_loss: sqError(g, g.op.Mul(y, 0), y, undefined),
+          };
+        },
+      }, { threads: opts.threads, ep: opts.ep, spinning: opts.spinning });
+      evaluators.set(modelKey, ev);
+    }
+    evaluatorOf.push(ev);
+  }
 
   const data = {
     dist: cfg.input.dist,
@@ -336,20 +360,23 @@ export async function prepareGroup(
   );
   return {
     trainer,
-    evaluator,
+    evaluator: evaluatorOf[0],
     source,
     schedule,
     stepsPerEpoch,
     chunk,
-    strategy,
+    strategy: strategies[0],
     size: R,
-    paramsOf: (r) => Object.fromEntries(names.map((n) => [n, trainer.state.params[member(r, n)]])),
+    paramsOf: (r) =>
+      Object.fromEntries(names[r].map((n) => [n, trainer.state.params[member(r, n)]])),
+    evaluatorOf: (r) => evaluatorOf[r],
+    strategyOf: (r) => strategies[r],
     nextBatch: (n) => feeds(source.next(n, B)),
     fetchBatch: async (n) => feeds(await prefetcher.next(n)),
     async release() {
       prefetcher.close();
       await trainer.release();
-      await evaluator.release();
+      for (const ev of evaluators.values()) await ev.release();
     },
   };
 }
@@ -415,26 +442,35 @@ function summarize(
 // ---- several runs in one program ---------------------------------------------------------------
 
 /**
- * Runs that can train as one program: configs equal but for train.lr. Same seed means the same
- * student initialization and data; same target means one teacher forward serves all.
+ * Runs that can train as one program: configs equal but for the student model, train.lr and
+ * the labels. Same seed means the same data; same target means one teacher forward serves all
+ * (e.g. a teacher's row of Fig. 2: its students and their learning rates).
  */
 export function groupKey(cfg: RunConfig): string {
-  return canonicalJson({ ...cfg, train: { ...cfg.train, lr: 0 } }, "config");
+  return canonicalJson(
+    { ...cfg, model: null, labels: null, train: { ...cfg.train, lr: 0 } },
+    "config",
+  );
+}
+
+/** The student's parameter count (the weight of a run in the sweep's grouping). */
+export function studentParamCount(cfg: RunConfig): number {
+  if (cfg.model.kind === "moe") {
+    return moeParamShapes({ ...moeConfig(cfg.model.layer), depth: 1 })
+      .reduce((n, p) => n + p.dims.reduce((a, b) => a * b, 1), 0);
+  }
+  return paramCount(studentModel(cfg).params);
 }
 
 /**
- * The sweep's grouping policy: groupKey where training together pays, else a key of the run
- * alone. Measured with `deno task bench` (2 runs in one program vs alone, d = 256, batch 2048):
- * +28 % run-steps/s for a 16e8a student (0.3 M parameters), +13 % for 64e8a (1.3 M), -5 % for
- * 256e8a (5.2 M), where two students' parameters and optimizer states outgrow the caches and
- * the shared teacher forward is a small part of the step. So students above 2 M parameters
- * (MoE layer weights m w (dIn + dOut)) train alone.
+ * The sweep's grouping policy (SweepOptions.group): runs with equal groupKey train together in
+ * groups of at most this many student parameters in all; a larger student trains alone.
+ * Measured with `deno task bench` (2 runs in one program vs alone, d = 256, batch 2048): +20-28 %
+ * run-steps/s for two 16e8a students (0.3 M parameters each), +13 % for 64e8a (1.3 M), -5 % for
+ * 256e8a (5.2 M), where the students' parameters and optimizer states outgrow the caches and the
+ * shared teacher forward is a small part of the step.
  */
-export function sweepGroupKey(cfg: RunConfig): string {
-  const big = cfg.model.kind === "moe" &&
-    cfg.model.layer.m * cfg.model.layer.w * (cfg.model.layer.dIn + cfg.model.layer.dOut) > 2e6;
-  return big ? canonicalJson(cfg, "config") : groupKey(cfg);
-}
+export const SWEEP_GROUP_MAX_PARAMS = 3e6;
 
 /**
  * The group executor the sweep engine drives (SweepOptions.group): trains runs that share
@@ -446,7 +482,7 @@ export function makeGroupExecutor(opts: ExecutorOptions = {}): GroupExecutor {
   return async (cfgs, hooks) => {
     const t0 = performance.now();
     const run = await prepareGroup(cfgs, opts);
-    const { trainer, evaluator, source, stepsPerEpoch, chunk, size: R } = run;
+    const { trainer, source, stepsPerEpoch, chunk, size: R } = run;
     const cfg = cfgs[0];
     const dt = cfg.dtype;
     const curves: EpochRow[][] = cfgs.map(() => []);
@@ -486,7 +522,7 @@ export function makeGroupExecutor(opts: ExecutorOptions = {}): GroupExecutor {
         if (test.y && test.yDims) feeds.y = tensor(dt, test.yDims, test.y);
         for (let r = 0; r < R; r++) {
           if (!live[r]) continue;
-          const m = await evaluator.run(run.paramsOf(r), feeds);
+          const m = await run.evaluatorOf(r).run(run.paramsOf(r), feeds);
           const testLoss = Number(m.test_loss.data[0]);
           const zeroLoss = Number(m.zero_loss.data[0]);
           if (!Number.isFinite(testLoss)) {
@@ -513,7 +549,7 @@ export function makeGroupExecutor(opts: ExecutorOptions = {}): GroupExecutor {
         await saveStudent(opts.saveModelDir, cfgs[r], run.paramsOf(r));
       }
       const steps = diverged[r] ? stepsAt[r] : trainer.state.step;
-      results.push(summarize(curves[r], diverged[r], steps, run.strategy, wall));
+      results.push(summarize(curves[r], diverged[r], steps, run.strategyOf(r), wall));
     }
     return results;
   };

@@ -49,12 +49,18 @@ export interface SweepOptions {
   /** Listen for SIGINT (Ctrl-C) during the sweep (default true). */
   handleSigint?: boolean;
   /**
-   * Runs together what can run together: pending runs with equal `key` (e.g. a cell's learning
-   * rates) go to `execute` as one call, in the order of their first run; a key shared by no
-   * other pending run goes to the single-run executor. Each run still gets its own record,
-   * written as soon as the group returns; an interrupted group writes none.
+   * Runs together what can run together: pending runs with equal `key` (e.g. a teacher's
+   * students and learning rates) go to `execute` as one call, in the order of their first run,
+   * split in order into groups whose `weight`s sum to at most `maxWeight` (a heavier run goes
+   * alone); a run left alone goes to the single-run executor. Each run still gets its own
+   * record, written as soon as its group returns; an interrupted group writes none.
    */
-  group?: { key(config: RunConfig): string; execute: GroupExecutor };
+  group?: {
+    key(config: RunConfig): string;
+    execute: GroupExecutor;
+    weight?(config: RunConfig): number;
+    maxWeight?: number;
+  };
 }
 
 /** What happened. Counts are over the runs of this shard. */
@@ -257,7 +263,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepSummary> {
 
   try {
     sink.start({ total: summary.total, skipped: summary.skipped });
-    for (const batch of opts.group ? groups(pending, opts.group.key) : pending.map((r) => [r])) {
+    for (const batch of opts.group ? groups(pending, opts.group) : pending.map((r) => [r])) {
       if (abort.signal.aborted) break;
       if (batch.length > 1) {
         const ok = await runGroup(batch, opts.group!.execute);
@@ -310,16 +316,40 @@ export async function runSweep(opts: SweepOptions): Promise<SweepSummary> {
   return summary;
 }
 
-/** Pending runs partitioned by key, each group in the order of its first run. */
-function groups(runs: Planned[], key: (c: RunConfig) => string): Planned[][] {
+/**
+ * Pending runs partitioned by key, each group in the order of its first run, then split in
+ * order into consecutive groups of total weight at most maxWeight.
+ */
+function groups(
+  runs: Planned[],
+  spec: NonNullable<SweepOptions["group"]>,
+): Planned[][] {
   const byKey = new Map<string, Planned[]>();
   for (const r of runs) {
-    const k = key(r.config);
+    const k = spec.key(r.config);
     const g = byKey.get(k);
     if (g) g.push(r);
     else byKey.set(k, [r]);
   }
-  return [...byKey.values()];
+  const max = spec.maxWeight ?? Infinity;
+  const weight = spec.weight ?? (() => 0);
+  const out: Planned[][] = [];
+  for (const same of byKey.values()) {
+    let cur: Planned[] = [];
+    let total = 0;
+    for (const r of same) {
+      const w = weight(r.config);
+      if (cur.length > 0 && total + w > max) {
+        out.push(cur);
+        cur = [];
+        total = 0;
+      }
+      cur.push(r);
+      total += w;
+    }
+    out.push(cur);
+  }
+  return out;
 }
 
 function summaryLine(s: SweepSummary, outDir: string): string {
