@@ -1,7 +1,7 @@
 /**
  * `deno task bench`: training throughput of the executor's hot path on this machine.
  *
- * For each config it builds the run exactly as the sweep does (prepareRun), then times
+ * For each config it builds the run exactly as the sweep does (prepareGroup), then times
  * `trainer.run(n, nextBatch(n))` calls of n = chunk steps: a step is "draw the batch, teacher
  * forward, student forward and backward, AdamW update". One warm-up call, then --reps timed
  * calls; it reports the median steps/s with the spread (min-max) over calls, samples/s, useful
@@ -15,7 +15,7 @@
  */
 import { parseArgs } from "node:util";
 import { choiceFlag, intFlag, listFlag, runMain, UsageError } from "../lib/cli/args.ts";
-import { type ExecutorOptions, prepareGroup, prepareRun } from "../lib/experiments/executor.ts";
+import { type ExecutorOptions, prepareGroup } from "../lib/experiments/executor.ts";
 import { moeSpec } from "../lib/experiments/paper_a.ts";
 import { resolvePreset } from "../lib/experiments/registry.ts";
 import { Graph } from "../lib/graph/builder.ts";
@@ -143,20 +143,29 @@ export interface BenchRow {
 /** The learning rates of a group of runs (the paper-A grid, then more). */
 const GROUP_LRS = [1e-3, 1e-2, 3e-3, 3e-2, 1e-4, 1e-1];
 
+/** `size` copies of `cfg` with the lrs of GROUP_LRS, as a cell's runs. */
+function lrGroup(cfg: RunConfig, size: number): RunConfig[] {
+  return Array.from({ length: size }, (_, r) => ({
+    ...cfg,
+    train: { ...cfg.train, lr: GROUP_LRS[r % GROUP_LRS.length] },
+  }));
+}
+
+/** The Fig. 2 students of one teacher row (kw = 320 active units, as paper A's). */
+const ROW_STUDENTS: [number, number][] = [[4, 2], [8, 4], [16, 8], [32, 16]];
+
+/** Times `cfgs` (runs sharing groupKey) trained as one program; one config = a single run. */
 async function benchConfig(
   name: string,
-  cfg: RunConfig,
+  cfgs: RunConfig[],
   opts: ExecutorOptions,
   reps: number,
   steps: number | undefined,
   prefetch: boolean,
-  size = 1,
 ): Promise<Omit<BenchRow, "peak_gflops" | "utilization">> {
-  const cfgs = Array.from({ length: size }, (_, r) => ({
-    ...cfg,
-    train: { ...cfg.train, lr: GROUP_LRS[r % GROUP_LRS.length] },
-  }));
-  const run = size === 1 ? await prepareRun(cfg, opts) : await prepareGroup(cfgs, opts);
+  const cfg = cfgs[0];
+  const size = cfgs.length;
+  const run = await prepareGroup(cfgs, opts); // a group of one is the single run
   try {
     const n = steps ?? run.chunk;
     // As the sweep does: data drawn by a worker one chunk ahead (--no-prefetch: on this thread).
@@ -176,11 +185,12 @@ async function benchConfig(
     }
     if (opts.profilePrefix !== undefined) run.trainer.endProfiling();
     // A group's program step is `size` runs' steps; its teacher forward is counted once.
-    const flops = usefulStepFlops(cfg) * size - teacherFlops(cfg) * (size - 1);
+    const flops = cfgs.reduce((n, c) => n + usefulStepFlops(c), 0) -
+      teacherFlops(cfg) * (size - 1);
     const sps = median(rates) * size;
     return {
-      config: size === 1 ? name : `${name} x${size} lrs, one program`,
-      strategy: run.strategy,
+      config: name,
+      strategy: [...new Set(cfgs.map((_, r) => run.strategyOf(r)))].join("/"),
       batch: cfg.train.batch,
       steps_per_call: n,
       steps_per_s: sps,
@@ -235,6 +245,7 @@ async function main(): Promise<number> {
       profile: { type: "string" },
       "no-prefetch": { type: "boolean" },
       group: { type: "string" },
+      row: { type: "boolean" },
       spinning: { type: "string" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -246,6 +257,7 @@ async function main(): Promise<number> {
       "deno task bench [--configs 16e8a,64e8a,256e8a,paperB-2-3-MoE-w128] [--strategy auto|dense|sparse]\n" +
         "                [--threads 2] [--reps 5] [--steps N (default: the executor's chunk)] [--json]\n" +
         "                [--group R: also R runs (lrs) in one program, default 2, 1 = off]\n" +
+        "                [--row: also Fig. 2's 4 students of teacher 16e8a, alone and in one program]\n" +
         "                [--no-prefetch] [--spinning on|off]\n" +
         "                [--profile PREFIX: write onnxruntime profiles; summarize with bench/profile.ts]",
     );
@@ -281,7 +293,7 @@ async function main(): Promise<number> {
       const profilePrefix = v.profile === undefined ? undefined : `${v.profile}${name}`;
       const r = await benchConfig(
         name,
-        CONFIGS[name](strategy),
+        [CONFIGS[name](strategy)],
         { ...opts, profilePrefix },
         reps,
         steps,
@@ -291,10 +303,20 @@ async function main(): Promise<number> {
       rows.push({ ...r, peak_gflops: NaN, utilization: NaN });
       if (!v.json) console.error(`${name}: ${f(r.steps_per_s)} steps/s (${r.strategy})`);
     }
-    // Several runs in one program, as the sweep trains a cell's learning rates.
-    for (const name of groupNames) {
-      const cfg = CONFIGS[name](strategy);
-      const r = await benchConfig(name, cfg, opts, reps, steps, !v["no-prefetch"], groupSize);
+    // Several runs in one program, as the sweep trains a cell's learning rates ...
+    const grouped = groupNames.map((name) => ({
+      name: `${name} x${groupSize} lrs, one program`,
+      cfgs: lrGroup(CONFIGS[name](strategy), groupSize),
+    }));
+    // ... and a teacher's row of Fig. 2 (its students share data and teacher): alone, each
+    // student's own row; together, one program. Run-steps/s alone = R / sum of 1/rate.
+    if (v.row) {
+      const row = ROW_STUDENTS.map(([m, k]) => paperA(m, k, strategy));
+      for (const c of row) grouped.push({ name: `row: ${c.labels.student} alone`, cfgs: [c] });
+      grouped.push({ name: "row: 4e2a+8e4a+16e8a+32e16a, one program", cfgs: row });
+    }
+    for (const { name, cfgs } of grouped) {
+      const r = await benchConfig(name, cfgs, opts, reps, steps, !v["no-prefetch"]);
       await peak.measure(3);
       rows.push({ ...r, peak_gflops: NaN, utilization: NaN });
       if (!v.json) console.error(`${r.config}: ${f(r.steps_per_s)} run-steps/s`);
