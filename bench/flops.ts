@@ -4,8 +4,10 @@
  *
  * For an (m, k, w, dIn -> dOut) MoE layer on a batch of B rows, the active forward is
  *   router 2 B dIn m  +  experts 2 B k w (dIn + dOut)  (+ 2 B k w^2 per extra expert hidden layer).
- * A step = teacher forward (active) + student forward and backward, counted as 3x the student's
- * active forward (backward ~ 2x forward). Elementwise work, the loss and AdamW are not counted.
+ * A step = teacher forward (active) + student forward and backward. The backward of a matmul
+ * costs twice its forward (weight gradient + input gradient), except that the student's first
+ * layer computes no input gradient (the data needs none): its router and first expert matmul
+ * count their weight gradient only. Elementwise work, the loss and AdamW are not counted.
  * Closed-form targets (paper B) cost nothing here.
  */
 import { deepLayerSpec, deepMoeConfig, moeConfig } from "../lib/nn/config.ts";
@@ -20,6 +22,17 @@ export function moeForwardFlops(
   const router = 2 * batch * s.dIn * s.m;
   const experts = 2 * batch * s.k * s.w * (s.dIn + s.dOut + s.w * (depth - 1));
   return router + experts;
+}
+
+/**
+ * FLOPs of the input gradient of one MoE layer's router and first expert matmul on `batch` rows,
+ * which the first layer of a student does not compute.
+ */
+export function moeInputGradFlops(
+  s: Pick<MoeSpec, "m" | "k" | "w" | "dIn">,
+  batch: number,
+): number {
+  return 2 * batch * s.dIn * s.m + 2 * batch * s.k * s.w * s.dIn;
 }
 
 /** Active forward FLOPs of the student of `cfg` on one batch. */
@@ -42,7 +55,19 @@ export function teacherFlops(cfg: RunConfig): number {
     : 0;
 }
 
-/** Useful FLOPs of one step of `cfg`: teacher forward + 3x student forward. */
+/** The first MoE layer of the student of `cfg`. */
+function firstLayer(cfg: RunConfig): Pick<MoeSpec, "m" | "k" | "w" | "dIn"> {
+  if (cfg.model.kind === "moe") return moeConfig(cfg.model.layer);
+  const c = deepMoeConfig(cfg.model.deep as Parameters<typeof deepMoeConfig>[0]);
+  return deepLayerSpec(c, 0);
+}
+
+/**
+ * Useful FLOPs of one step of `cfg`: teacher forward + student forward and backward
+ * (3x forward, less the first layer's input gradient).
+ */
 export function usefulStepFlops(cfg: RunConfig): number {
-  return teacherFlops(cfg) + 3 * studentForwardFlops(cfg);
+  const student = 3 * studentForwardFlops(cfg) -
+    moeInputGradFlops(firstLayer(cfg), cfg.train.batch);
+  return teacherFlops(cfg) + student;
 }

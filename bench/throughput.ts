@@ -23,6 +23,7 @@ import { encodeModel } from "../lib/graph/encode.ts";
 import { tensor } from "../lib/graph/tensor.ts";
 import { Session } from "../lib/runtime/session.ts";
 import type { MoeSpec, RunConfig } from "../lib/sweep/types.ts";
+import { measureFloor } from "./floor.ts";
 import { teacherFlops, usefulStepFlops } from "./flops.ts";
 
 type Strategy = MoeSpec["strategy"];
@@ -34,7 +35,7 @@ interface BenchConfig {
 }
 
 /** Paper A at full scale: d = 256, batch 2048, teacher 16e8a (w = 32), student w = 40. */
-function paperA(m: number, k: number, strategy: Strategy): RunConfig {
+export function paperA(m: number, k: number, strategy: Strategy): RunConfig {
   return {
     experiment: "bench",
     scale: "full",
@@ -138,6 +139,10 @@ export interface BenchRow {
   peak_gflops: number;
   utilization: number;
   data_ms_per_step: number;
+  /** With --floor: the steps/s of the config's floor (bench/floor.ts) and its parts' ms/step. */
+  floor_steps_per_s?: number;
+  floor_adamw_ms?: number;
+  floor_gemm_ms?: number;
 }
 
 /** The learning rates of a group of runs (the paper-A grid, then more). */
@@ -219,6 +224,8 @@ function table(rows: BenchRow[], threads: number): string {
     "util",
     "data wait ms/step",
   ];
+  const floor = rows.some((r) => r.floor_steps_per_s !== undefined);
+  if (floor) head.push("floor steps/s", "floor: AdamW / GEMMs ms");
   const body = rows.map((r) => [
     r.config,
     r.strategy,
@@ -228,6 +235,10 @@ function table(rows: BenchRow[], threads: number): string {
     f(r.peak_gflops),
     `${f(100 * r.utilization)} %`,
     f(r.data_ms_per_step, 2),
+    ...(!floor ? [] : r.floor_steps_per_s === undefined ? ["–", "–"] : [
+      f(r.floor_steps_per_s),
+      `${f(r.floor_adamw_ms!)} / ${f(r.floor_gemm_ms!)}`,
+    ]),
   ]);
   const lines = [head, head.map(() => "---"), ...body].map((c) => `| ${c.join(" | ")} |`);
   return `threads ${threads}\n${lines.join("\n")}`;
@@ -246,6 +257,7 @@ async function main(): Promise<number> {
       "no-prefetch": { type: "boolean" },
       group: { type: "string" },
       row: { type: "boolean" },
+      floor: { type: "boolean" },
       spinning: { type: "string" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -258,6 +270,7 @@ async function main(): Promise<number> {
         "                [--threads 2] [--reps 5] [--steps N (default: the executor's chunk)] [--json]\n" +
         "                [--group R: also R runs (lrs) in one program, default 2, 1 = off]\n" +
         "                [--row: also Fig. 2's 4 students of teacher 16e8a, alone and in one program]\n" +
+        "                [--floor: also each paper-A config's floor, its GEMMs + AdamW alone (bench/floor.ts)]\n" +
         "                [--no-prefetch] [--spinning on|off]\n" +
         "                [--profile PREFIX: write onnxruntime profiles; summarize with bench/profile.ts]",
     );
@@ -299,9 +312,24 @@ async function main(): Promise<number> {
         steps,
         !v["no-prefetch"],
       );
+      const fl = v.floor
+        ? await measureFloor(CONFIGS[name](strategy), r.steps_per_call, threads, reps)
+        : undefined;
       await peak.measure(3);
-      rows.push({ ...r, peak_gflops: NaN, utilization: NaN });
-      if (!v.json) console.error(`${name}: ${f(r.steps_per_s)} steps/s (${r.strategy})`);
+      rows.push({
+        ...r,
+        peak_gflops: NaN,
+        utilization: NaN,
+        ...(fl && {
+          floor_steps_per_s: 1000 / fl.ms,
+          floor_adamw_ms: fl.adamwMs,
+          floor_gemm_ms: fl.gemmMs,
+        }),
+      });
+      if (!v.json) {
+        const fs = fl ? `, floor ${f(1000 / fl.ms)}` : "";
+        console.error(`${name}: ${f(r.steps_per_s)} steps/s (${r.strategy})${fs}`);
+      }
     }
     // Several runs in one program, as the sweep trains a cell's learning rates ...
     const grouped = groupNames.map((name) => ({
