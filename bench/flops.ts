@@ -35,17 +35,18 @@ export function moeInputGradFlops(
   return 2 * batch * s.dIn * s.m + 2 * batch * s.k * s.w * s.dIn;
 }
 
+type LayerShape = Pick<MoeSpec, "m" | "k" | "w" | "dIn" | "dOut"> & { depth: number };
+
+/** The MoE layers of the student of `cfg`, first to last. */
+function studentLayers(cfg: RunConfig): LayerShape[] {
+  if (cfg.model.kind === "moe") return [{ ...moeConfig(cfg.model.layer), depth: 1 }];
+  const c = deepMoeConfig(cfg.model.deep as Parameters<typeof deepMoeConfig>[0]);
+  return Array.from({ length: c.layers }, (_, l) => deepLayerSpec(c, l));
+}
+
 /** Active forward FLOPs of the student of `cfg` on one batch. */
 export function studentForwardFlops(cfg: RunConfig): number {
-  const B = cfg.train.batch;
-  if (cfg.model.kind === "moe") return moeForwardFlops(moeConfig(cfg.model.layer), B);
-  const c = deepMoeConfig(cfg.model.deep as Parameters<typeof deepMoeConfig>[0]);
-  let total = 0;
-  for (let l = 0; l < c.layers; l++) {
-    const s = deepLayerSpec(c, l);
-    total += moeForwardFlops(s, B, s.depth);
-  }
-  return total;
+  return studentLayers(cfg).reduce((n, s) => n + moeForwardFlops(s, cfg.train.batch, s.depth), 0);
 }
 
 /** Active forward FLOPs of the in-graph teacher of `cfg` on one batch (0 for other targets). */
@@ -55,19 +56,12 @@ export function teacherFlops(cfg: RunConfig): number {
     : 0;
 }
 
-/** The first MoE layer of the student of `cfg`. */
-function firstLayer(cfg: RunConfig): Pick<MoeSpec, "m" | "k" | "w" | "dIn"> {
-  if (cfg.model.kind === "moe") return moeConfig(cfg.model.layer);
-  const c = deepMoeConfig(cfg.model.deep as Parameters<typeof deepMoeConfig>[0]);
-  return deepLayerSpec(c, 0);
-}
-
 /**
  * Useful FLOPs of one step of `cfg`: teacher forward + student forward and backward
  * (3x forward, less the first layer's input gradient).
  */
 export function usefulStepFlops(cfg: RunConfig): number {
   const student = 3 * studentForwardFlops(cfg) -
-    moeInputGradFlops(firstLayer(cfg), cfg.train.batch);
+    moeInputGradFlops(studentLayers(cfg)[0], cfg.train.batch);
   return teacherFlops(cfg) + student;
 }
