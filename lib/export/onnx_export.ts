@@ -20,6 +20,7 @@ import { writeFileAtomic } from "../io/atomic.ts";
 import {
   deepLayerSpec,
   type DeepMoeConfig,
+  MOE_OPTIONAL_FIELDS,
   type MoeLayerConfig,
   shorthand,
   validateDeepMoeConfig,
@@ -64,6 +65,7 @@ export const MOE_CONFIG_FIELDS = [
   "routerBias",
   "expertBias",
   "strategy",
+  ...MOE_OPTIONAL_FIELDS,
 ] as const satisfies readonly (keyof MoeLayerConfig)[];
 export const DEEP_CONFIG_FIELDS = [
   "dIn",
@@ -181,7 +183,10 @@ export function canonicalModel(model: { kind: unknown; config: unknown }): Model
   checkConfigFields(kind, c);
   const fields: readonly string[] = kind === "moe" ? MOE_CONFIG_FIELDS : DEEP_CONFIG_FIELDS;
   const rec = c as Record<string, unknown>;
-  const ordered = Object.fromEntries(fields.map((f) => [f, rec[f]]));
+  // Optional fields stay absent when not given (their defaults), so older files read the same.
+  const optional: readonly string[] = MOE_OPTIONAL_FIELDS;
+  const present = fields.filter((f) => !optional.includes(f) || rec[f] !== undefined);
+  const ordered = Object.fromEntries(present.map((f) => [f, rec[f]]));
   if (kind === "moe") {
     validateMoeConfig(ordered as unknown as MoeLayerConfig);
     return { kind, config: ordered as unknown as MoeLayerConfig };
@@ -225,6 +230,14 @@ function dims(model: ModelSpec): { dIn: number; dOut: number } {
   return { dIn: model.config.dIn, dOut: model.config.dOut };
 }
 
+/** The optional router settings of a layer, for its description ("" when none). */
+function routerExtras(c: MoeLayerConfig): string {
+  const parts: string[] = [];
+  if (c.selectBias) parts.push("selection bias");
+  if (c.routedScale !== undefined) parts.push(`routed scale ${c.routedScale}`);
+  return parts.map((p) => `, ${p}`).join("");
+}
+
 /** A one-paragraph human description of a model. */
 export function describeModel(
   model: ModelSpec,
@@ -238,7 +251,7 @@ export function describeModel(
     return `(${c.m}, ${c.k}, ${c.w}, ${c.dIn})-MoE layer ${shorthand(c.m, c.k)}: ${c.m} experts, ` +
       `${c.k} active, expert width ${c.w}, ${c.dIn} -> ${c.dOut}, gate ${c.gate}, ` +
       `activation ${c.activation}, ${c.routerBias ? "router bias" : "no router bias"}, ` +
-      `${c.expertBias ? "expert biases" : "no expert biases"}; ${tail}`;
+      `${c.expertBias ? "expert biases" : "no expert biases"}${routerExtras(c)}; ${tail}`;
   }
   const c = model.config;
   return `${c.layers}-${c.experts}-MoE deep model: ${c.layers} MoE layers of ${c.experts} ` +
