@@ -174,7 +174,7 @@ Deno.test("grad: sigmoid gate with selection bias and routed scale vs finite dif
       Object.entries(inputs).map(([n, t]) => [n, g.input(n, t.dtype, t.dims)]),
     );
     const y = build(g, vals);
-    const loss = g.op.ReduceSum(g.op.Mul(y, y), undefined, 0);
+    const loss = g.op.ReduceSum(g.op.Mul(y, y), undefined, { keepdims: 0 });
     g.output(grad(g, loss, [vals["moe0.router.select_bias"]])[0], "db");
     const s = await Session.create(encodeModel(g), { threads: 1 });
     const out = await s.run(inputs);
@@ -198,9 +198,9 @@ Deno.test("equivalences: Mixtral's softmax -> top-k -> renormalize is softmax-to
   const x = g.input("x", "float64", [B, dIn]);
   const { op } = g;
   const scores = op.Gemm(x, g.input("w", "float64", [dIn, m]), g.input("b", "float64", [m]));
-  const probs = op.Softmax(scores, -1);
-  const [topv] = op.TopK(probs, k, -1, 1, 1);
-  g.output(op.Div(topv, op.ReduceSum(topv, [1], 1)), "mixtral");
+  const probs = op.Softmax(scores, { axis: -1 });
+  const [topv] = op.TopK(probs, k, { axis: -1, largest: 1, sorted: 1 });
+  g.output(op.Div(topv, op.ReduceSum(topv, [1])), "mixtral");
   g.output(topv, "switch");
   const s = await Session.create(encodeModel(g), { threads: 1 });
   const out = await s.run({

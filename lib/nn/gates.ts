@@ -44,20 +44,24 @@ export function routeTokens(g: Graph, s: MoeLayerSpec, p: Lookup, x: Value): Moe
   const bias = s.selectBias ? p("router.select_bias") : undefined;
   // The affinity the selection ranks (before the bias): sigma(s) for sigmoid gates, else s.
   const affinity = s.gate === "sigmoid-topk" ? op.Sigmoid(scores) : scores;
-  const [vals, indices] = op.TopK(bias ? op.Add(affinity, bias) : affinity, s.k, -1, 1, 1);
+  const [vals, indices] = op.TopK(bias ? op.Add(affinity, bias) : affinity, s.k, {
+    axis: -1,
+    largest: 1,
+    sorted: 1,
+  });
   // The selected unbiased affinities (TopK's values when nothing biases the selection).
-  const picked = () => (bias ? op.GatherElements(affinity, indices, 1) : vals);
+  const picked = () => (bias ? op.GatherElements(affinity, indices, { axis: 1 }) : vals);
   let gates: Value;
   switch (s.gate) {
     case "softmax-topk":
-      gates = op.Softmax(picked(), -1);
+      gates = op.Softmax(picked(), { axis: -1 });
       break;
     case "softmax-all":
-      gates = op.GatherElements(op.Softmax(scores, -1), indices, 1);
+      gates = op.GatherElements(op.Softmax(scores, { axis: -1 }), indices, { axis: 1 });
       break;
     case "sigmoid-topk": {
       const a = picked();
-      gates = op.Div(a, op.ReduceSum(a, [1], 1));
+      gates = op.Div(a, op.ReduceSum(a, [1]));
       break;
     }
     case "equal":

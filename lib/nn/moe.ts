@@ -151,7 +151,7 @@ type Lookup = (name: string) => Value;
 function fullGates(g: Graph, route: MoeRoute): Value {
   const { op } = g;
   const zeros = op.ConstantOfShape(shapeOf(g, route.scores), tensor(route.gates.dtype, [1], [0]));
-  return op.ScatterElements(zeros, route.indices, route.gates, 1);
+  return op.ScatterElements(zeros, route.indices, route.gates, { axis: 1 });
 }
 
 function denseExperts(g: Graph, s: MoeLayerSpec, p: Lookup, x: Value, route: MoeRoute): Value {
@@ -163,13 +163,13 @@ function denseExperts(g: Graph, s: MoeLayerSpec, p: Lookup, x: Value, route: Moe
   let h = op.Reshape(activate(g, pre, s.activation), [-1, m, w]); // [B, m, w]
   if (s.depth > 1) {
     // Deeper experts: per-expert [w, w] layers as one batched matmul over [m, B, w].
-    h = op.Transpose(h, [1, 0, 2]);
+    h = op.Transpose(h, { perm: [1, 0, 2] });
     for (let i = 1; i < s.depth; i++) {
       let z = op.MatMul(h, p(`experts.wh${i}`));
       if (s.expertBias) z = op.Add(z, op.Unsqueeze(p(`experts.bh${i}`), [1]));
       h = activate(g, z, s.activation);
     }
-    h = op.Transpose(h, [1, 0, 2]);
+    h = op.Transpose(h, { perm: [1, 0, 2] });
   }
   const gatesFull = fullGates(g, route); // [B, m]
   const hg = op.Reshape(op.Mul(h, op.Unsqueeze(gatesFull, [2])), [-1, m * w]);
@@ -189,9 +189,9 @@ function constantExperts(
   strategy: "dense" | "sparse",
 ): Value {
   const { op } = g;
-  let v = op.ReduceSum(op.Reshape(p("experts.w2"), [s.m, s.w, s.dOut]), [1], 0); // [m, dOut]
+  let v = op.ReduceSum(op.Reshape(p("experts.w2"), [s.m, s.w, s.dOut]), [1], { keepdims: 0 }); // [m, dOut]
   if (s.expertBias) v = op.Add(v, p("experts.b2"));
   if (strategy === "dense") return op.MatMul(fullGates(g, route), v);
-  const picked = op.Gather(v, route.indices, 0); // [B, k, dOut]
-  return op.ReduceSum(op.Mul(picked, op.Unsqueeze(route.gates, [2])), [1], 0);
+  const picked = op.Gather(v, route.indices, { axis: 0 }); // [B, k, dOut]
+  return op.ReduceSum(op.Mul(picked, op.Unsqueeze(route.gates, [2])), [1], { keepdims: 0 });
 }
