@@ -148,6 +148,16 @@ export function parseShorthand(s: string): { m: number; k: number } {
   return { m, k };
 }
 
+/** Whether `s` is a valid shorthand such as `16e8a` (1 <= k <= m). */
+export function isShorthand(s: string): boolean {
+  try {
+    parseShorthand(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** { m: 16, k: 8 } -> `16e8a`. */
 export function shorthand(m: number, k: number): string {
   posInt("m", m);
