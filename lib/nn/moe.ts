@@ -38,6 +38,7 @@ import { getParam, type ParamValues } from "./params.ts";
 import { activate } from "./activation.ts";
 import { sparseExperts } from "./sparse.ts";
 import { type MoeRoute, routeTokens, shapeOf } from "./gates.ts";
+import { sharedExperts } from "./shared.ts";
 
 export { activate };
 
@@ -144,6 +145,7 @@ export function moeLayerForward(
   if (s.activation === "constant") y = constantExperts(g, s, p, route, strategy);
   else if (strategy === "dense") y = denseExperts(g, s, p, x, route);
   else y = sparseExperts(g, s, p, x, route);
+  if (s.sharedExperts) y = g.op.Add(y, sharedExperts(g, s, p, x));
   return { y, route, strategy };
 }
 
