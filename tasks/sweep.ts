@@ -24,7 +24,9 @@ import {
 import { renderFigures, writeExperimentInfo } from "../lib/experiments/figures.ts";
 import { checkExecutionProvider, EXECUTION_PROVIDERS } from "../lib/runtime/session.ts";
 import { runSweep, sweepExitCode } from "../lib/sweep/engine.ts";
-import { parseShard } from "../lib/sweep/shard.ts";
+import { parseShard, shardRuns } from "../lib/sweep/shard.ts";
+import { checkThreads, checkWritable } from "../lib/sweep/preflight.ts";
+import { checkFolderConfiguration, sweepFolder } from "../lib/experiments/folder.ts";
 import { runId } from "../lib/sweep/runid.ts";
 
 const HELP = `usage: deno task sweep [EXPERIMENT] [flags]
@@ -33,9 +35,12 @@ Experiments (default fig2): ${Object.keys(EXPERIMENTS).join(", ")}
 
   --scale quick|full       quick (default): same effect in minutes on a laptop CPU; full: the papers' sizes
   --grid FILE.json         your own grid: {"name": ..., "base": "fig2", "archs": [...], "lrs": [...], ...}
-  --out DIR                output root (default out); results go to DIR/<experiment>[-<scale>]
-  --shard i/n              run only slice i of n (Slurm arrays, indexed Jobs); combine with 'deno task merge'
-  --threads N              onnxruntime intra-op threads (default: one per physical core)
+  --out DIR                output root (default out); results go to DIR/<experiment>[-<scale>], or to
+                           DIR/<experiment>[-<scale>]-<id> when flags change the configuration (printed at start)
+  --shard i/n              run only slice i of n, i counting from 0 (0/4 .. 3/4; Slurm arrays, indexed
+                           Jobs); shards may share one folder or be combined with 'deno task merge'
+  --threads N              onnxruntime intra-op threads (default: one per physical core; at most the cores)
+  --force-threads          allow --threads above the machine's core count
   --ep cpu|cuda            execution provider (default cpu)
   --epochs N  --lrs a,b  --seeds 0,1  --d N  --batch N  --samples-per-epoch N  --test-samples N
   --archs 4e2a,16e8a  --granularities 2,4  --rel-sizes 1,2  --dims 16,32  --widths 16,32
@@ -98,6 +103,7 @@ const STRING_FLAGS = [
 const OPTIONS: Record<string, { type: "string" | "boolean" }> = {
   ...Object.fromEntries(STRING_FLAGS.map((k) => [k, { type: "string" as const }])),
   "dry-run": { type: "boolean" },
+  "force-threads": { type: "boolean" },
   "save-models": { type: "boolean" },
   list: { type: "boolean" },
   help: { type: "boolean" },
@@ -160,12 +166,19 @@ async function main(): Promise<number> {
   const ep = choiceFlag("ep", values.ep, EXECUTION_PROVIDERS) ?? "cpu";
   checkExecutionProvider(ep);
   const threads = intFlag("threads", values.threads, 0);
+  if (threads !== undefined) checkThreads(threads, undefined, values["force-threads"] === true);
   const shard = values.shard ? parseShard(values.shard) : undefined;
-  const outDir = `${(values.out ?? "out").replace(/\/+$/, "")}/${sweep.name}`;
+  const folder = sweepFolder(sweep, values.out ?? "out", values.grid !== undefined);
+  const { outDir, configuration } = folder;
+  await checkFolderConfiguration(outDir, configuration);
+  const mine = shard ? shardRuns(sweep.runs, shard.index, shard.count) : sweep.runs;
+  const head = `${sweep.name}: ${folder.description}: ${
+    shard ? `shard ${shard.index}/${shard.count}: ${mine.length} of ` : ""
+  }${sweep.runs.length} runs -> ${outDir}`;
 
   if (values["dry-run"]) {
-    console.log(`${sweep.name}: ${sweep.runs.length} runs -> ${outDir}\n${sweep.description}`);
-    for (const r of sweep.runs) {
+    console.log(`${head}\n${sweep.description}`);
+    for (const r of mine) {
       const t = r.train;
       console.log(
         `  ${runId(r)}  ${JSON.stringify(r.labels)}  lr=${t.lr} seed=${r.seed} ${t.epochs}x${
@@ -182,8 +195,10 @@ async function main(): Promise<number> {
     scale: sweep.scale,
     figure: sweep.figure,
     description: sweep.description,
+    configuration,
   };
-  console.error(`${sweep.name}: ${sweep.runs.length} runs -> ${outDir}`);
+  console.error(head);
+  await checkWritable(outDir, "out");
   const execOpts = {
     threads,
     ep,
@@ -203,6 +218,7 @@ async function main(): Promise<number> {
     },
     versions: versions(),
     shard,
+    configuration,
     afterRebuild: async () => {
       await writeExperimentInfo(outDir, info);
       await renderFigures(outDir, info);
