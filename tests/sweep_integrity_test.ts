@@ -278,6 +278,14 @@ Deno.test("fail fast: read-only output, too many threads, bad shard; --dry-run h
     checkThreads(3, 2, true);
     checkThreads(0, 2);
 
+    // A selection of the preset's cells keeps the preset's folder (and its run ids).
+    const sel = await task("sweep", ["fig2", "--teachers", "8e4a", "--dry-run", "--out", root]);
+    assert.equal(sel.code, 0, sel.stderr);
+    assert.match(
+      sel.stdout,
+      new RegExp(`^fig2: configuration [0-9a-f]{8} \\(as defined\\): 4 runs -> ${root}/fig2\n`),
+    );
+
     // --dry-run lists only the shard's runs; the shards partition the list.
     const ids = async (extra: string[]) => {
       const r = await task("sweep", [...TINY, "--dry-run", ...extra]);
