@@ -61,7 +61,9 @@ export function makeOptimizer(name: string, fields: OptimizerFields, where = "tr
   const entry: OptimizerEntry = OPTIMIZERS[name as OptimizerName];
   for (const f of OPTIONAL_FIELDS) {
     if (fields[f] !== undefined && !entry.reads.includes(f)) {
-      const users = OPTIMIZER_NAMES.filter((n) => (OPTIMIZERS[n].reads as readonly string[]).includes(f));
+      const users = OPTIMIZER_NAMES.filter((n) =>
+        (OPTIMIZERS[n].reads as readonly string[]).includes(f)
+      );
       throw new Error(
         `${where}.${f}: not used by optimizer '${name}' (only by: ${users.join(", ")})`,
       );
