@@ -6,10 +6,9 @@
  *
  * As torch's optimizers: a parameter the loss does not depend on (its gradient would be None,
  * e.g. the router under the `equal` gate) is not updated at all, weight decay included, and
- * its optimizer state stays as it is. A tensor with `trainable: false` is carried state that
- * no optimizer touches; the loss function may return its next value in `updates`.
+ * its optimizer state stays as it is.
  */
-import { Graph, Value } from "../graph/builder.ts";
+import { Graph, type Value } from "../graph/builder.ts";
 import type { FloatDType } from "../graph/dtype.ts";
 import type { HostTensor } from "../graph/tensor.ts";
 import { grad } from "../autodiff/grad.ts";
@@ -17,17 +16,16 @@ import { type Optimizer, optimizerStep, type StepContext } from "../optim/optimi
 import { groupLr } from "../optim/groups.ts";
 import { scheduledLr, type ScheduleSpec } from "../optim/schedule.ts";
 
-/** A trainable tensor and its parameter group (index into the runtime `lrs` input). */
+/**
+ * A trainable tensor and its parameter group (index into the runtime `lrs` input). With
+ * `trainable: false` it is carried state instead: no gradient, no optimizer state; each step
+ * sets it to the loss's `updates[name]` (or keeps it), e.g. a router's balancing bias.
+ */
 export interface ParamSpec {
   name: string;
   init: HostTensor;
   group?: number;
-  /**
-   * false: carried state, not trained (no gradient, no optimizer state), e.g. a per-expert
-   * routing bias adjusted by a rule; its next value comes from the loss's `updates` (when it
-   * has none there, it stays). Default true.
-   */
-  trainable?: boolean;
+  trainable?: false;
 }
 
 /** A per-step batch tensor, fed by the caller as [N, ...dims]. */
@@ -54,31 +52,18 @@ export type BatchInput = FedBatch | RandomBatch;
 
 /**
  * Builds the scalar loss of one step from the current parameters and this step's batch, or the
- * loss with extras: a vector of `parts` (e.g. the losses of several models trained together,
- * whose sum is the loss), then `parts` is what the program reports per step instead of the
- * loss; and `updates`, the next values of non-trainable tensors (by name, same dims), computed
- * from this step's values.
+ * loss and a vector of `parts` (e.g. the losses of several models trained together, whose sum
+ * is the loss): then `parts` is what the program reports per step instead of the loss.
+ * `updates` gives the next values of non-trainable parameters (applied after the step).
  */
 export type LossFn = (
   g: Graph,
   params: Record<string, Value>,
   batch: Record<string, Value>,
-) => Value | LossParts;
+) => Value | { loss: Value; parts?: Value; updates?: Record<string, Value> };
 
-/** A loss with what else the step computes (see LossFn). */
-export interface LossParts {
-  loss: Value;
-  parts?: Value;
-  updates?: Record<string, Value>;
-}
-
-/** The optimizer state of one tensor: none for a non-trainable one. */
-export function optimizerState(
-  spec: Pick<TrainProgramSpec, "optimizer">,
-  p: ParamSpec,
-): Record<string, HostTensor> {
-  return p.trainable === false ? {} : spec.optimizer.initState(p.init);
-}
+/** Whether a parameter gets gradients and optimizer state. */
+export const isTrainable = (p: ParamSpec): boolean => p.trainable !== false;
 
 export interface TrainProgramSpec {
   dtype: FloatDType;
@@ -114,7 +99,9 @@ export function buildTrainProgram(spec: TrainProgramSpec): { graph: Graph; io: P
   const step0 = g.input("step", "int64", []);
   const lrs = g.input("lrs", dt, [spec.groups ?? 1]);
   const params = spec.params.map((p) => g.input(paramInput(p.name), dt, p.init.dims));
-  const stateKeys = spec.params.map((p) => Object.keys(optimizerState(spec, p)));
+  const stateKeys = spec.params.map((p) =>
+    isTrainable(p) ? Object.keys(spec.optimizer.initState(p.init)) : []
+  );
   const states = spec.params.flatMap((p, i) =>
     stateKeys[i].map((k) => g.input(stateInput(p.name, k), dt, p.init.dims))
   );
@@ -138,16 +125,23 @@ export function buildTrainProgram(spec: TrainProgramSpec): { graph: Graph; io: P
     }
     const named = Object.fromEntries(spec.params.map((p, i) => [p.name, pVals[i]]));
     const built = spec.loss(body, named, batch);
-    const parts: LossParts = built instanceof Value ? { loss: built } : built;
-    const loss = parts.loss;
+    const [loss, reported, updates] = "loss" in built
+      ? [built.loss, built.parts ?? built.loss, built.updates ?? {}]
+      : [built, built, {}];
     if (loss.dtype !== dt) {
       throw new Error(`loss: dtype ${loss.dtype} differs from program dtype ${dt}`);
     }
-    const updates = checkUpdates(spec, parts.updates ?? {}, named);
-    const trained = spec.params.flatMap((p, i) => p.trainable === false ? [] : [i]);
-    const grads: (Value | undefined)[] = spec.params.map(() => undefined);
-    grad(body, loss, trained.map((i) => pVals[i]), { unused: "undefined" })
-      .forEach((gv, j) => (grads[trained[j]] = gv));
+    for (const name of Object.keys(updates)) {
+      const p = spec.params.find((q) => q.name === name);
+      if (!p || isTrainable(p)) {
+        throw new Error(`updates.${name}: not a non-trainable parameter of the program`);
+      }
+    }
+    const trainable = spec.params.flatMap((p, i) => (isTrainable(p) ? [i] : []));
+    const grads: (Value | undefined)[] = [];
+    grad(body, loss, trainable.map((i) => pVals[i]), { unused: "undefined" }).forEach((gv, j) => {
+      grads[trainable[j]] = gv;
+    });
     const t = optimizerStep(body, step, dt);
     // Schedule all group lrs at once, and share one context per group so the optimizer's
     // per-step scalars are built once per group, not once per parameter.
@@ -161,16 +155,19 @@ export function buildTrainProgram(spec: TrainProgramSpec): { graph: Graph; io: P
     const newStates: Value[] = [];
     let si = 0;
     spec.params.forEach((p, i) => {
+      if (!isTrainable(p)) {
+        newParams.push(updates[p.name] ?? pVals[i]);
+        return;
+      }
       const st = Object.fromEntries(stateKeys[i].map((k) => [k, sVals[si++]]));
       const gi = grads[i];
-      // No gradient (torch's None): the tensor and its state are carried unchanged.
+      // No gradient (torch's None): the parameter and its state are carried unchanged.
       const res = gi
         ? spec.optimizer.update(body, pVals[i], gi, st, ctxOf(p.group ?? 0))
-        : { param: updates[p.name] ?? pVals[i], state: st };
+        : { param: pVals[i], state: st };
       newParams.push(res.param);
       for (const k of stateKeys[i]) newStates.push(res.state[k]);
     });
-    const reported = parts.parts ?? loss;
     return { carried: [body.op.Add(step, 1n), ...newParams, ...newStates], scans: [reported] };
   }, "train");
 
@@ -199,31 +196,6 @@ export function buildTrainProgram(spec: TrainProgramSpec): { graph: Graph; io: P
   };
   io.state.forEach((s, i) => (s.output = stateOuts[i].name));
   return { graph: g, io };
-}
-
-/** `updates` name non-trainable tensors only, with their dtype and (when known) dims. */
-function checkUpdates(
-  spec: TrainProgramSpec,
-  updates: Record<string, Value>,
-  params: Record<string, Value>,
-): Record<string, Value> {
-  for (const [name, v] of Object.entries(updates)) {
-    const p = spec.params.find((q) => q.name === name);
-    if (!p || p.trainable !== false) {
-      const allowed = spec.params.filter((q) => q.trainable === false).map((q) => q.name);
-      throw new Error(
-        `loss.updates.${name}: not a non-trainable tensor (allowed: ${
-          allowed.join(", ") || "none"
-        })`,
-      );
-    }
-    const want = params[name];
-    const dimsDiffer = v.shape && want.shape && v.shape.join() !== want.shape.join();
-    if (v.dtype !== want.dtype || dimsDiffer) {
-      throw new Error(`loss.updates.${name}: must be ${want}, got ${v}`);
-    }
-  }
-  return updates;
 }
 
 function validate(spec: TrainProgramSpec): void {

@@ -9,7 +9,7 @@ import { groupLrsFeed } from "../optim/groups.ts";
 import { Session, type SessionOptions } from "../runtime/session.ts";
 import {
   buildTrainProgram,
-  optimizerState,
+  isTrainable,
   type ProgramIO,
   type TrainProgramSpec,
 } from "./program.ts";
@@ -41,7 +41,8 @@ export class Trainer {
     const state: TrainState = { step: 0, lrs: [...opts.lrs], params: {}, opt: {} };
     for (const p of spec.params) {
       state.params[p.name] = p.init;
-      for (const [k, t] of Object.entries(optimizerState(spec, p))) {
+      if (!isTrainable(p)) continue;
+      for (const [k, t] of Object.entries(spec.optimizer.initState(p.init))) {
         state.opt[`${p.name}.${k}`] = t;
       }
     }
