@@ -16,7 +16,7 @@
  *   batch: [{ kind: "fed", name: "x", dtype: "float32", dims: [256, 64] },
  *           { kind: "fed", name: "y", dtype: "float32", dims: [256, 64] }],
  *   loss: (g, p, b) => { const d = g.op.Sub(moeForward(g, layer, p, b.x).y, b.y);
- *                        return g.op.ReduceSum(g.op.Mul(d, d), undefined, 0); },
+ *                        return g.op.ReduceSum(g.op.Mul(d, d), undefined, { keepdims: 0 }); },
  *   optimizer: adamw(),
  *   schedule: { schedule: { kind: "constant" } },
  * }, { lrs: [1e-3] });

@@ -80,8 +80,8 @@ function matmulGrads(
     ];
   }
   return [
-    want(c, a, () => c.unbroadcast(op.MatMul(gy, op.Transpose(b, swap(rb))), a)),
-    want(c, b, () => c.unbroadcast(op.MatMul(op.Transpose(a, swap(ra)), gy), b)),
+    want(c, a, () => c.unbroadcast(op.MatMul(gy, op.Transpose(b, { perm: swap(rb) })), a)),
+    want(c, b, () => c.unbroadcast(op.MatMul(op.Transpose(a, { perm: swap(ra) }), gy), b)),
   ];
 }
 
@@ -94,23 +94,29 @@ function matmulGrads(
 function scatterAddRows(c: RuleContext, x: Value, idx: Value, gy: Value): Value {
   const { op, g } = c;
   const xs = x.shape;
-  if (!xs) return op.ScatterND(c.zerosLike(x), op.Unsqueeze(idx, [-1]), gy, "add");
+  if (!xs) return op.ScatterND(c.zerosLike(x), op.Unsqueeze(idx, [-1]), gy, { reduction: "add" });
   const rest = xs.slice(1);
   const dims = xs.every((d) => typeof d === "number")
     ? g.constant(
       tensor("int64", [2], [xs[0] as number, (rest as number[]).reduce((a, b) => a * b, 1)]),
     )
     : op.Concat([
-      op.Shape(x, 0, 1),
+      op.Shape(x, { start: 0, end: 1 }),
       rest.length
-        ? g.node("ReduceProd", [op.Shape(x, 1)], { keepdims: 1 })[0]
+        ? g.node("ReduceProd", [op.Shape(x, { start: 1 })], { keepdims: 1 })[0]
         : g.constant(tensor("int64", [1], [1])),
-    ], 0);
+    ], { axis: 0 });
   const width = op.Slice(dims, [1], [2]);
-  const upd = op.Reshape(gy, op.Concat([g.constant(tensor("int64", [1], [-1])), width], 0));
+  const upd = op.Reshape(
+    gy,
+    op.Concat([g.constant(tensor("int64", [1], [-1])), width], { axis: 0 }),
+  );
   const ind = op.Expand(op.Reshape(idx, [-1, 1]), op.Shape(upd));
   const zeros = op.ConstantOfShape(dims, tensor(x.dtype, [1], [0]));
-  return op.Reshape(op.ScatterElements(zeros, ind, upd, 0, "add"), c.shapeOf(x));
+  return op.Reshape(
+    op.ScatterElements(zeros, ind, upd, { axis: 0, reduction: "add" }),
+    c.shapeOf(x),
+  );
 }
 
 export const RULES: Record<string, Rule> = {
@@ -158,12 +164,12 @@ export const RULES: Record<string, Rule> = {
   }),
   Softmax: single((c, _x, gy, y, n) => {
     const axis = intAttr(n, "axis", -1);
-    const s = c.op.ReduceSum(c.op.Mul(gy, y), [axis], 1);
+    const s = c.op.ReduceSum(c.op.Mul(gy, y), [axis], { keepdims: 1 });
     return [c.op.Mul(y, c.op.Sub(gy, s))];
   }),
   LogSoftmax: single((c, _x, gy, y, n) => {
     const axis = intAttr(n, "axis", -1);
-    const s = c.op.ReduceSum(gy, [axis], 1);
+    const s = c.op.ReduceSum(gy, [axis], { keepdims: 1 });
     return [c.op.Sub(gy, c.op.Mul(c.op.Exp(y), s))];
   }),
   ReduceSum: single((c, [x, axesV], gy, _y, n) => {
@@ -204,7 +210,7 @@ export const RULES: Record<string, Rule> = {
       (r === undefined ? fail(n, "unknown rank") : [...Array(r).keys()].reverse());
     const inv = new Array<number>(perm.length);
     perm.forEach((p, i) => (inv[p] = i));
-    return [c.op.Transpose(gy, inv)];
+    return [c.op.Transpose(gy, { perm: inv })];
   }),
   Cast: single((c, [x], gy) => [isFloat(x.dtype) ? c.op.Cast(gy, x.dtype) : undefined]),
   MatMul: single((c, [a, b], gy, _y, n) => matmulGrads(c, a, b, gy, n)),
@@ -244,13 +250,13 @@ export const RULES: Record<string, Rule> = {
     const sizes = xs.map((x) => x.shape?.[axis]);
     const splitV = sizes.every((s) => typeof s === "number")
       ? c.g.literal(sizes as number[], "int64")
-      : c.op.Concat(xs.map((x) => c.op.Slice(c.op.Shape(x), [axis], [axis + 1])), 0);
-    return c.op.Split(gy, splitV, xs.length, axis);
+      : c.op.Concat(xs.map((x) => c.op.Slice(c.op.Shape(x), [axis], [axis + 1])), { axis: 0 });
+    return c.op.Split(gy, splitV, { outputs: xs.length, axis });
   },
   Split: (c, n, gys) => {
     const axis = intAttr(n, "axis", 0);
     const parts = gys.map((gy, i) => gy ?? c.zerosLike(n.outputs[i]));
-    return [c.op.Concat(parts, axis)];
+    return [c.op.Concat(parts, { axis })];
   },
   Slice: single((c, [x, starts, ends, axes, steps], gy) => {
     // Scatter gy into zeros through the same slice of an index map: handles any steps,
@@ -266,7 +272,7 @@ export const RULES: Record<string, Rule> = {
       op.ConstantOfShape(op.Reshape(size, [1]), tensor(x.dtype, [1], [0])),
       op.Reshape(picked, [-1]),
       op.Reshape(gy, [-1]),
-      0,
+      { axis: 0 },
     );
     return [op.Reshape(flat, c.shapeOf(x))];
   }),
@@ -285,14 +291,17 @@ export const RULES: Record<string, Rule> = {
       ...[...Array(axis).keys()],
       ...[...Array(rx - axis - 1).keys()].map((i) => axis + ri + i),
     ];
-    const xt = op.Transpose(x, xPerm);
-    const scattered = scatterAddRows(c, xt, idx64, op.Transpose(gy, gyPerm));
+    const xt = op.Transpose(x, { perm: xPerm });
+    const scattered = scatterAddRows(c, xt, idx64, op.Transpose(gy, { perm: gyPerm }));
     const inv = new Array<number>(rx);
     xPerm.forEach((p, i) => (inv[p] = i));
-    return [op.Transpose(scattered, inv), undefined];
+    return [op.Transpose(scattered, { perm: inv }), undefined];
   }),
   GatherElements: single((c, [x, idx], gy, _y, n) => [
-    c.op.ScatterElements(c.zerosLike(x), idx, gy, intAttr(n, "axis", 0), "add"),
+    c.op.ScatterElements(c.zerosLike(x), idx, gy, {
+      axis: intAttr(n, "axis", 0),
+      reduction: "add",
+    }),
     undefined,
   ]),
   ScatterElements: single((c, [data, idx, upd], gy, _y, n) => {
@@ -303,10 +312,10 @@ export const RULES: Record<string, Rule> = {
       want(
         c,
         data,
-        () => (red === "add" ? gy : c.op.ScatterElements(gy, idx, c.zerosLike(upd), axis)),
+        () => (red === "add" ? gy : c.op.ScatterElements(gy, idx, c.zerosLike(upd), { axis })),
       ),
       undefined,
-      want(c, upd, () => c.op.GatherElements(gy, idx, axis)),
+      want(c, upd, () => c.op.GatherElements(gy, idx, { axis })),
     ];
   }),
   Where: single((c, [cond, a, b], gy) => [
@@ -318,6 +327,6 @@ export const RULES: Record<string, Rule> = {
     if (!gv) return [];
     const x = n.inputs[0]!;
     const axis = intAttr(n, "axis", -1);
-    return [c.op.ScatterElements(c.zerosLike(x), n.outputs[1], gv, axis), undefined];
+    return [c.op.ScatterElements(c.zerosLike(x), n.outputs[1], gv, { axis }), undefined];
   },
 };

@@ -157,11 +157,12 @@ function routeTokens(g: Graph, s: MoeLayerSpec, p: Lookup, x: Value): MoeRoute {
   const scores = s.routerBias
     ? op.Gemm(x, p("router.weight"), p("router.bias"))
     : op.MatMul(x, p("router.weight"));
-  const [vals, indices] = op.TopK(scores, s.k, -1, 1, 1);
+  const [vals, indices] = op.TopK(scores, s.k, { axis: -1, largest: 1, sorted: 1 });
   let gates: Value;
-  if (s.gate === "softmax-topk") gates = op.Softmax(vals, -1);
-  else if (s.gate === "softmax-all") gates = op.GatherElements(op.Softmax(scores, -1), indices, 1);
-  // Built from the shape only, so no gradient reaches the router (as in eq. 2.2).
+  if (s.gate === "softmax-topk") gates = op.Softmax(vals, { axis: -1 });
+  else if (s.gate === "softmax-all") {
+    gates = op.GatherElements(op.Softmax(scores, { axis: -1 }), indices, { axis: 1 });
+  } // Built from the shape only, so no gradient reaches the router (as in eq. 2.2).
   else gates = op.ConstantOfShape(shapeOf(g, vals), tensor(x.dtype, [1], [1]));
   return { scores, indices, gates };
 }
@@ -181,7 +182,7 @@ function shapeOf(g: Graph, v: Value): Value {
 function fullGates(g: Graph, route: MoeRoute): Value {
   const { op } = g;
   const zeros = op.ConstantOfShape(shapeOf(g, route.scores), tensor(route.gates.dtype, [1], [0]));
-  return op.ScatterElements(zeros, route.indices, route.gates, 1);
+  return op.ScatterElements(zeros, route.indices, route.gates, { axis: 1 });
 }
 
 function denseExperts(g: Graph, s: MoeLayerSpec, p: Lookup, x: Value, route: MoeRoute): Value {
@@ -193,13 +194,13 @@ function denseExperts(g: Graph, s: MoeLayerSpec, p: Lookup, x: Value, route: Moe
   let h = op.Reshape(activate(g, pre, s.activation), [-1, m, w]); // [B, m, w]
   if (s.depth > 1) {
     // Deeper experts: per-expert [w, w] layers as one batched matmul over [m, B, w].
-    h = op.Transpose(h, [1, 0, 2]);
+    h = op.Transpose(h, { perm: [1, 0, 2] });
     for (let i = 1; i < s.depth; i++) {
       let z = op.MatMul(h, p(`experts.wh${i}`));
       if (s.expertBias) z = op.Add(z, op.Unsqueeze(p(`experts.bh${i}`), [1]));
       h = activate(g, z, s.activation);
     }
-    h = op.Transpose(h, [1, 0, 2]);
+    h = op.Transpose(h, { perm: [1, 0, 2] });
   }
   const gatesFull = fullGates(g, route); // [B, m]
   const hg = op.Reshape(op.Mul(h, op.Unsqueeze(gatesFull, [2])), [-1, m * w]);
@@ -219,9 +220,9 @@ function constantExperts(
   strategy: "dense" | "sparse",
 ): Value {
   const { op } = g;
-  let v = op.ReduceSum(op.Reshape(p("experts.w2"), [s.m, s.w, s.dOut]), [1], 0); // [m, dOut]
+  let v = op.ReduceSum(op.Reshape(p("experts.w2"), [s.m, s.w, s.dOut]), [1], { keepdims: 0 }); // [m, dOut]
   if (s.expertBias) v = op.Add(v, p("experts.b2"));
   if (strategy === "dense") return op.MatMul(fullGates(g, route), v);
-  const picked = op.Gather(v, route.indices, 0); // [B, k, dOut]
-  return op.ReduceSum(op.Mul(picked, op.Unsqueeze(route.gates, [2])), [1], 0);
+  const picked = op.Gather(v, route.indices, { axis: 0 }); // [B, k, dOut]
+  return op.ReduceSum(op.Mul(picked, op.Unsqueeze(route.gates, [2])), [1], { keepdims: 0 });
 }

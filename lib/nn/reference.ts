@@ -5,12 +5,12 @@
 import type { HostTensor } from "../graph/tensor.ts";
 import {
   type Activation,
-  deepLayerSpec,
   type DeepMoeConfig,
   type MoeLayerConfig,
   type MoeLayerSpec,
 } from "./config.ts";
 import { getTensor, type ParamSet } from "./params.ts";
+import { deepBlocks } from "./layout.ts";
 
 export interface ReferenceResult {
   /** [B, dOut] row-major. */
@@ -161,28 +161,26 @@ export function deepMoeReference(
 ): { y: Float64Array; layers: ReferenceResult[] } {
   let h: Float64Array = Float64Array.from(x);
   const layers: ReferenceResult[] = [];
-  for (let l = 0; l < config.layers; l++) {
-    const spec = deepLayerSpec(config, l);
-    const r = moeLayerReference(spec, params, h, `moe${l}.`);
-    layers.push(r);
-    let next: Float64Array = r.y;
-    if (config.residual && spec.dIn === spec.dOut) next = next.map((v, i) => v + h[i]);
-    if (config.denseBetween && l < config.layers - 1) {
-      const H = config.hiddenDim;
-      const W = num(getTensor(params, "", `dense${l}.weight`));
-      const b = num(getTensor(params, "", `dense${l}.bias`));
-      const B = next.length / H;
-      const z = new Float64Array(B * H);
-      for (let t = 0; t < B; t++) {
-        for (let o = 0; o < H; o++) {
-          let v = b[o];
-          for (let i = 0; i < H; i++) v += next[t * H + i] * W[i * H + o];
-          z[t * H + o] = act(v, config.activation);
-        }
-      }
-      next = z;
+  for (const blk of deepBlocks(config)) {
+    if (blk.kind === "moe") {
+      const r = moeLayerReference(blk.spec, params, h, blk.prefix);
+      layers.push(r);
+      h = config.residual && blk.spec.dIn === blk.spec.dOut ? r.y.map((v, i) => v + h[i]) : r.y;
+      continue;
     }
-    h = next;
+    const H = blk.dim;
+    const W = num(getTensor(params, blk.prefix, "weight"));
+    const b = num(getTensor(params, blk.prefix, "bias"));
+    const B = h.length / H;
+    const z = new Float64Array(B * H);
+    for (let t = 0; t < B; t++) {
+      for (let o = 0; o < H; o++) {
+        let v = b[o];
+        for (let i = 0; i < H; i++) v += h[t * H + i] * W[i * H + o];
+        z[t * H + o] = act(v, config.activation);
+      }
+    }
+    h = z;
   }
   return { y: h, layers };
 }

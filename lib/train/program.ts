@@ -98,7 +98,7 @@ export function buildTrainProgram(spec: TrainProgramSpec): { graph: Graph; io: P
     const pVals = rest.slice(0, params.length);
     const sVals = rest.slice(params.length);
     const batch: Record<string, Value> = {};
-    fed.forEach((b, i) => (batch[b.name] = body.op.Gather(fedInputs[i], iter, 0)));
+    fed.forEach((b, i) => (batch[b.name] = body.op.Gather(fedInputs[i], iter, { axis: 0 })));
     for (const b of spec.batch) {
       if (b.kind === "normal") {
         batch[b.name] = body.op.RandomNormal([...b.dims], {
