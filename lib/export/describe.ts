@@ -1,5 +1,5 @@
 /** The human description (`doc_string`) of an exported model. */
-import { shorthand } from "../nn/config.ts";
+import { type MoeLayerConfig, shorthand } from "../nn/config.ts";
 import type { ModelMetadata, ModelSpec } from "./format.ts";
 
 /** A one-paragraph human description of a model. */
@@ -15,7 +15,7 @@ export function describeModel(
     return `(${c.m}, ${c.k}, ${c.w}, ${c.dIn})-MoE layer ${shorthand(c.m, c.k)}: ${c.m} experts, ` +
       `${c.k} active, expert width ${c.w}, ${c.dIn} -> ${c.dOut}, gate ${c.gate}, ` +
       `activation ${c.activation}, ${c.routerBias ? "router bias" : "no router bias"}, ` +
-      `${c.expertBias ? "expert biases" : "no expert biases"}; ${tail}`;
+      `${c.expertBias ? "expert biases" : "no expert biases"}${routerExtras(c)}; ${tail}`;
   }
   const c = model.config;
   return `${c.layers}-${c.experts}-MoE deep model: ${c.layers} MoE layers of ${c.experts} ` +
@@ -23,4 +23,12 @@ export function describeModel(
     `${c.expertWidth}, hidden dim ${c.hiddenDim}, ${c.dIn} -> ${c.dOut}, gate ${c.gate}, ` +
     `activation ${c.activation}${c.residual ? ", residual" : ""}` +
     `${c.denseBetween ? ", dense layers between" : ""}; ${tail}`;
+}
+
+/** The optional router settings of a layer, for its description ("" when none). */
+function routerExtras(c: MoeLayerConfig): string {
+  const parts: string[] = [];
+  if (c.selectBias) parts.push("selection bias");
+  if (c.routedScale !== undefined) parts.push(`routed scale ${c.routedScale}`);
+  return parts.map((p) => `, ${p}`).join("");
 }

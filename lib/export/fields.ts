@@ -4,6 +4,7 @@
  */
 import {
   type DeepMoeConfig,
+  MOE_OPTIONAL_FIELDS,
   type MoeLayerConfig,
   validateDeepMoeConfig,
   validateMoeConfig,
@@ -22,6 +23,7 @@ export const MOE_CONFIG_FIELDS = [
   "routerBias",
   "expertBias",
   "strategy",
+  ...MOE_OPTIONAL_FIELDS,
 ] as const satisfies readonly (keyof MoeLayerConfig)[];
 export const DEEP_CONFIG_FIELDS = [
   "dIn",
@@ -74,7 +76,10 @@ export function canonicalModel(model: { kind: unknown; config: unknown }): Model
   checkConfigFields(kind, c);
   const fields: readonly string[] = kind === "moe" ? MOE_CONFIG_FIELDS : DEEP_CONFIG_FIELDS;
   const rec = c as Record<string, unknown>;
-  const ordered = Object.fromEntries(fields.map((f) => [f, rec[f]]));
+  // Optional fields stay absent when not given (their defaults), so older files read the same.
+  const optional: readonly string[] = MOE_OPTIONAL_FIELDS;
+  const present = fields.filter((f) => !optional.includes(f) || rec[f] !== undefined);
+  const ordered = Object.fromEntries(present.map((f) => [f, rec[f]]));
   if (kind === "moe") {
     validateMoeConfig(ordered as unknown as MoeLayerConfig);
     return { kind, config: ordered as unknown as MoeLayerConfig };

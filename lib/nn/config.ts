@@ -4,12 +4,21 @@
  * and the `16e8a` shorthand.
  */
 
-export const GATES = ["softmax-topk", "equal", "softmax-all"] as const;
+export const GATES = ["softmax-topk", "equal", "softmax-all", "sigmoid-topk"] as const;
 /**
- * How the k selected experts are weighted:
- * - `softmax-topk`: softmax over the k selected scores (the authors' training code);
+ * How the k selected experts are weighted (scores s = R x (+ b)):
+ * - `softmax-topk`: softmax over the k selected scores (the authors' training code). This is
+ *   exactly Mixtral's softmax over all m, top-k, renormalize to sum 1 (the softmax's
+ *   normalizer cancels);
  * - `equal`: weight 1 for each selected expert (the paper's eq. 2.2; the router gets no gradient);
- * - `softmax-all`: softmax over all m scores, keep the selected k (no renormalization).
+ * - `softmax-all`: softmax over all m scores, keep the selected k (no renormalization), i.e.
+ *   softmax -> top-k without renormalizing (Switch, GShard);
+ * - `sigmoid-topk` (DeepSeek-V3, arXiv 2412.19437): affinities sigma(s), selection by top-k of
+ *   sigma(s) + b_sel (b_sel the balancing bias, 0 without one), weights the selected *unbiased*
+ *   sigma(s) normalized to sum 1.
+ *
+ * With a selection bias (`selectBias`), the other gates select by top-k of s + b_sel and weigh
+ * the selected unbiased scores. `routedScale` multiplies every gate weight.
  */
 export type Gate = typeof GATES[number];
 
@@ -42,7 +51,20 @@ export interface MoeLayerConfig {
   /** Expert biases c_j (hidden) and e_j (output); the authors' code has them. */
   expertBias: boolean;
   strategy: Strategy;
+  /**
+   * A per-expert selection bias b_sel (`router.select_bias`, [m]) added to the affinities for
+   * the top-k selection only: it never enters the gate weights and gets no gradient (the
+   * aux-loss-free balancing of DeepSeek-V3 updates it). Absent = no bias.
+   */
+  selectBias?: boolean;
+  /** Routed scaling factor: every gate weight is multiplied by it. Absent = 1. */
+  routedScale?: number;
 }
+
+/** The optional layer fields, absent at their defaults (so run ids of older configs hold). */
+export const MOE_OPTIONAL_FIELDS = ["selectBias", "routedScale"] as const satisfies readonly (
+  keyof MoeLayerConfig
+)[];
 
 /** What a caller must give; the rest defaults as in `MOE_DEFAULTS` (dOut defaults to dIn). */
 export type MoeLayerInput =
@@ -97,7 +119,22 @@ export function validateMoeConfig(c: MoeLayerConfig): void {
   bool("routerBias", c.routerBias);
   bool("expertBias", c.expertBias);
   oneOf("strategy", c.strategy, STRATEGIES);
+  validateRouterOptions(c);
 }
+
+/** Checks the optional router fields shared by layer and deep configs. */
+function validateRouterOptions(c: Pick<MoeLayerConfig, MoeOptionalField>): void {
+  if (c.selectBias !== undefined) bool("selectBias", c.selectBias);
+  if (
+    c.routedScale !== undefined &&
+    (typeof c.routedScale !== "number" || !Number.isFinite(c.routedScale) || c.routedScale <= 0)
+  ) {
+    throw new Error(`routedScale: must be a finite number > 0, got ${String(c.routedScale)}`);
+  }
+}
+
+/** An optional layer field name. */
+export type MoeOptionalField = typeof MOE_OPTIONAL_FIELDS[number];
 
 /** `16e8a` -> { m: 16, k: 8 }. */
 export function parseShorthand(s: string): { m: number; k: number } {
@@ -109,6 +146,16 @@ export function parseShorthand(s: string): { m: number; k: number } {
     throw new Error(`shorthand: need 1 <= k <= m, got '${s}' (m=${m}, k=${k})`);
   }
   return { m, k };
+}
+
+/** Whether `s` is a valid shorthand such as `16e8a` (1 <= k <= m). */
+export function isShorthand(s: string): boolean {
+  try {
+    parseShorthand(s);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** { m: 16, k: 8 } -> `16e8a`. */

@@ -53,6 +53,7 @@ function checkDtype(dtype: string): void {
 
 function draw(s: MoeLayerSpec, p: ParamShape, k: Key, scheme: InitScheme): Float64Array {
   const out = new Float64Array(numel(p.dims));
+  if (p.role === "state") return out;
   if (scheme === "torch") {
     const b = 1 / Math.sqrt(p.fanIn);
     return uniform(k, out, -b, b);

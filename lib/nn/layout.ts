@@ -9,6 +9,7 @@
  * |-------------------|----------------|-----------------------------------------------------|
  * | `router.weight`   | [dIn, m]       | column j = r_j (so s = x @ W, a plain MatMul)       |
  * | `router.bias`     | [m]            | b (only with routerBias)                            |
+ * | `router.select_bias` | [m]         | b_sel, selection only, no gradient (selectBias)     |
  * | `experts.w1`      | [dIn, m*w]     | columns j*w .. j*w+w-1 = B_j  (= [B_1 ... B_m])     |
  * | `experts.b1`      | [m*w]          | entries j*w .. j*w+w-1 = c_j (expertBias)           |
  * | `experts.wh<i>`   | [m, w, w]      | hidden layer i of expert j (only when depth > 1)    |
@@ -26,8 +27,8 @@
  */
 import { deepLayerSpec, type DeepMoeConfig, type MoeLayerSpec } from "./config.ts";
 
-/** What a tensor is, for initialization. */
-export type ParamRole = "router.weight" | "router.bias" | "weight" | "bias";
+/** What a tensor is, for initialization (`state`: no gradient, initialized to 0). */
+export type ParamRole = "router.weight" | "router.bias" | "weight" | "bias" | "state";
 
 export interface ParamShape {
   /** Name relative to the layer prefix. */
@@ -47,6 +48,9 @@ export function moeParamShapes(s: MoeLayerSpec): ParamShape[] {
     { name: "router.weight", dims: [dIn, m], fanIn: dIn, role: "router.weight" },
   ];
   if (s.routerBias) out.push({ name: "router.bias", dims: [m], fanIn: dIn, role: "router.bias" });
+  if (s.selectBias) {
+    out.push({ name: "router.select_bias", dims: [m], fanIn: dIn, role: "state" });
+  }
   out.push({ name: "experts.w1", dims: [dIn, m * w], fanIn: dIn, role: "weight", layer: 1 });
   if (s.expertBias) {
     out.push({ name: "experts.b1", dims: [m * w], fanIn: dIn, role: "bias", layer: 1 });

@@ -11,11 +11,12 @@
  *   is hand-written (autodiff/custom.ts): the adjoint of the row gathers is another row gather.
  *   Cost ~ 2 B k w (dIn + dOut) FLOPs plus padding, row gathers and per-tile weight copies.
  *
- * Routing: scores s = x @ router.weight (+ router.bias), S = TopK(s, k). Ties between equal
+ * Routing (gates.ts): scores s = x @ router.weight (+ router.bias), S = TopK(s, k) (of sigma(s)
+ * for the sigmoid gate, plus the selection bias when the layer has one). Ties between equal
  * scores go to the lower expert index (ONNX TopK's documented order; the TS reference does the
  * same). The dense float path (what the generic autodiff differentiates) uses only MatMul,
  * Gemm, Add, Mul, Relu, Erf (+ Cast for float64 gelu), Softmax, ReduceSum, Reshape, Transpose,
- * Unsqueeze, GatherElements, ScatterElements, TopK values. `equal` gates and the zero matrices
+ * Unsqueeze, GatherElements, ScatterElements, TopK values (+ Sigmoid, Div for the sigmoid gate). `equal` gates and the zero matrices
  * come from ConstantOfShape (of a constant shape when static, so gradients keep static shapes).
  * The sparse strategy's index arithmetic is int64 (Shape, Squeeze, Range, TopK indices,
  * ScatterElements incl. reduction "add", CumSum, ReduceSum, Div, Min, Expand, ArgMax) and
@@ -34,17 +35,11 @@ import {
 import { getParam, type ParamValues } from "./params.ts";
 import { activate } from "./activation.ts";
 import { sparseExperts } from "./sparse.ts";
+import { type MoeRoute, routeTokens, shapeOf } from "./gates.ts";
 
 export { activate };
 
-export interface MoeRoute {
-  /** Router scores s(x), [B, m]. */
-  scores: Value;
-  /** Selected experts, [B, k] int64, in decreasing score order. */
-  indices: Value;
-  /** Their gate weights, [B, k]. */
-  gates: Value;
-}
+export type { MoeRoute };
 
 export interface MoeForwardResult {
   /** Layer output, [B, dOut]. */
@@ -151,32 +146,6 @@ export function moeLayerForward(
 }
 
 type Lookup = (name: string) => Value;
-
-function routeTokens(g: Graph, s: MoeLayerSpec, p: Lookup, x: Value): MoeRoute {
-  const { op } = g;
-  const scores = s.routerBias
-    ? op.Gemm(x, p("router.weight"), p("router.bias"))
-    : op.MatMul(x, p("router.weight"));
-  const [vals, indices] = op.TopK(scores, s.k, { axis: -1, largest: 1, sorted: 1 });
-  let gates: Value;
-  if (s.gate === "softmax-topk") gates = op.Softmax(vals, { axis: -1 });
-  else if (s.gate === "softmax-all") {
-    gates = op.GatherElements(op.Softmax(scores, { axis: -1 }), indices, { axis: 1 });
-  } // Built from the shape only, so no gradient reaches the router (as in eq. 2.2).
-  else gates = op.ConstantOfShape(shapeOf(g, vals), tensor(x.dtype, [1], [1]));
-  return { scores, indices, gates };
-}
-
-/**
- * The int64 shape of `v`: a constant when static, so the shapes downstream (and their
- * gradients) stay static; else Shape(v).
- */
-function shapeOf(g: Graph, v: Value): Value {
-  const s = v.shape;
-  return s && s.every((d) => typeof d === "number")
-    ? g.constant(tensor("int64", [s.length], s as number[]))
-    : g.op.Shape(v);
-}
 
 /** Gates scattered into a [B, m] matrix that is 0 for unselected experts. */
 function fullGates(g: Graph, route: MoeRoute): Value {

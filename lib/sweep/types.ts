@@ -36,11 +36,14 @@ export interface MoeSpec {
   w: number;
   dIn: number;
   dOut: number;
-  gate: "softmax-topk" | "equal" | "softmax-all";
+  gate: "softmax-topk" | "equal" | "softmax-all" | "sigmoid-topk";
   activation: "relu" | "linear" | "constant" | "gelu";
   routerBias: boolean;
   expertBias: boolean;
   strategy: "dense" | "sparse" | "auto";
+  /** Optional router settings (absent at their defaults; see MoeLayerConfig). */
+  selectBias?: boolean;
+  routedScale?: number;
 }
 
 export type ModelConfig =
