@@ -13,10 +13,14 @@ with every gate, activation, bias and expert-depth option. The config comes from
 metadata (`metadata_props["moe_onnx"]`), the weights from its initializers; the graph itself is
 not interpreted. The module computes the same function as the file under onnxruntime:
 
-- router scores s = x @ router.weight (+ router.bias); the k selected experts are the k largest
-  scores, ties going to the lower expert index (onnxruntime's TopK order);
-- gates: `softmax-topk` (softmax over the k selected scores), `equal` (1 each; the router gets no
-  gradient), `softmax-all` (softmax over all m scores, the selected k kept);
+- router scores s = x @ router.weight (+ router.bias); affinities a = s, or sigma(s) for the
+  `sigmoid-topk` gate; the k selected experts are the k largest a (+ router.select_bias, the
+  selection-only balancing bias, with `selectBias`), ties going to the lower expert index
+  (onnxruntime's TopK order);
+- gates: `softmax-topk` (softmax over the k selected unbiased scores), `equal` (1 each; the
+  router gets no gradient), `softmax-all` (softmax over all m scores, the selected k kept),
+  `sigmoid-topk` (DeepSeek-V3, arXiv 2412.19437: the selected unbiased sigma(s) normalized to
+  sum 1); every gate times `routedScale` when the config has one;
 - expert j: A_j act(B_j^T x + c_j) + e_j with `relu`, `linear`, exact (erf) `gelu` or `constant`
   (act = 1: the expert outputs A_j 1 + e_j whatever its input); deeper experts apply
   act(h @ wh_i[j] + bh_i[j]) in between;
@@ -27,7 +31,8 @@ Parameter names are the toolkit's (lib/nn/layout.ts): `model.state_dict()` keys 
 ONNX initializer names (`moe0.router.weight` [dIn, m], `moe0.experts.w1` [dIn, m*w],
 `moe0.experts.b1` [m*w], `moe0.experts.wh1` [m, w, w], `moe0.experts.w2` [m*w, dOut],
 `moe0.experts.b2` [m, dOut], `dense0.weight` [h, h], ...), in the toolkit's order, so weights
-move between the two sides without any reshaping.
+move between the two sides without any reshaping. `router.select_bias` is a buffer, not a
+parameter: it only selects, gets no gradient, and a balancing rule updates it in place.
 
 `save` writes a model back in the toolkit's format (IR 8, opset 17, one input `x` [batch, dIn],
 one output `y` [batch, dOut], the parameters as initializers, the metadata `importModel` reads), a
@@ -58,14 +63,16 @@ BATCH_DIM = "batch"
 IR_VERSION = 8
 OPSET = 17
 
-GATES = ("softmax-topk", "equal", "softmax-all")
+GATES = ("softmax-topk", "equal", "softmax-all", "sigmoid-topk")
 ACTIVATIONS = ("relu", "linear", "constant", "gelu")
 STRATEGIES = ("dense", "sparse", "auto")
 INIT_SCHEMES = ("torch", "paper")
 KINDS = ("moe", "deep")
 
+#: Optional layer fields: absent from a config at their defaults (no selection bias, scale 1).
+MOE_OPTIONAL_FIELDS = ("selectBias", "routedScale")
 MOE_FIELDS = ("m", "k", "w", "dIn", "dOut", "gate", "activation", "routerBias", "expertBias",
-              "strategy")
+              "strategy") + MOE_OPTIONAL_FIELDS
 DEEP_FIELDS = ("dIn", "dOut", "layers", "experts", "k", "expertDepth", "expertWidth", "residual",
                "denseBetween", "hiddenDim", "gate", "activation", "routerBias", "expertBias",
                "strategy")
@@ -120,7 +127,9 @@ def check_config(kind, config):
     for f in config:
         if f not in fields:
             raise ValueError(f"config: unknown field '{f}' (allowed: {', '.join(fields)})")
-    c = {f: config.get(f) for f in fields}
+    # Optional fields stay absent when not given, as the toolkit writes them.
+    c = {f: config.get(f) for f in fields
+         if f not in MOE_OPTIONAL_FIELDS or config.get(f) is not None}
     n = "m" if kind == "moe" else "experts"
     for f in ("dIn", "dOut", n) + (("w",) if kind == "moe" else
                                    ("layers", "expertDepth", "expertWidth", "hiddenDim")):
@@ -135,6 +144,12 @@ def check_config(kind, config):
         raise ValueError("denseBetween: dense layers cannot use activation 'constant' "
                          "(allowed: relu, linear, gelu)")
     _one_of("strategy", c["strategy"], STRATEGIES)
+    if "selectBias" in c:
+        _bool("selectBias", c["selectBias"])
+    r = c.get("routedScale")
+    if r is not None and (isinstance(r, bool) or not isinstance(r, (int, float))
+                          or not math.isfinite(r) or r <= 0):
+        raise ValueError(f"routedScale: must be a finite number > 0, got {r!r}")
     return c
 
 
@@ -155,7 +170,7 @@ def deep_config(dIn, dOut, layers, experts, expertWidth, **opts):
 def _layer_configs(kind, c):
     """The per-layer (m, k, w, dIn, dOut, ..., depth) configs of a model."""
     if kind == "moe":
-        return [{**c, "depth": 1}]
+        return [{"selectBias": False, **c, "depth": 1}]
     out = []
     for l in range(c["layers"]):
         out.append({
@@ -164,6 +179,7 @@ def _layer_configs(kind, c):
             "dOut": c["dOut"] if l == c["layers"] - 1 else c["hiddenDim"],
             "gate": c["gate"], "activation": c["activation"], "routerBias": c["routerBias"],
             "expertBias": c["expertBias"], "strategy": c["strategy"], "depth": c["expertDepth"],
+            **{f: c[f] for f in MOE_OPTIONAL_FIELDS if f in c},
         })
     return out
 
@@ -174,6 +190,8 @@ def _layer_shapes(s):
     out = [("router.weight", [d_in, m], d_in, "router.weight")]
     if s["routerBias"]:
         out.append(("router.bias", [m], d_in, "bias"))
+    if s.get("selectBias"):
+        out.append(("router.select_bias", [m], d_in, "state"))
     out.append(("experts.w1", [d_in, m * w], d_in, "w1"))
     if s["expertBias"]:
         out.append(("experts.b1", [m * w], d_in, "bias"))
@@ -214,12 +232,16 @@ def _act(z, a):
 
 
 class _Params(torch.nn.Module):
-    """A bag of named parameters (names as in the toolkit's layout)."""
+    """A bag of named tensors (names as in the toolkit's layout): parameters, and buffers for
+    the `state` ones (no gradient)."""
 
     def __init__(self, shapes, dtype):
         super().__init__()
-        for name, dims in shapes:
-            setattr(self, name, torch.nn.Parameter(torch.zeros(dims, dtype=dtype)))
+        for name, dims, role in shapes:
+            if role == "state":
+                self.register_buffer(name, torch.zeros(dims, dtype=dtype))
+            else:
+                setattr(self, name, torch.nn.Parameter(torch.zeros(dims, dtype=dtype)))
 
 
 class MoELayer(torch.nn.Module):
@@ -235,10 +257,10 @@ class MoELayer(torch.nn.Module):
         super().__init__()
         self.spec = dict(spec)
         shapes = _layer_shapes(spec)
-        self.router = _Params([(n[7:], d) for n, d, _, _ in shapes if n.startswith("router.")],
+        self.router = _Params([(n[7:], d, r) for n, d, _, r in shapes if n.startswith("router.")],
                               dtype)
-        self.experts = _Params([(n[8:], d) for n, d, _, _ in shapes if n.startswith("experts.")],
-                               dtype)
+        self.experts = _Params([(n[8:], d, r) for n, d, _, r in shapes
+                                if n.startswith("experts.")], dtype)
         self.strategy = spec["strategy"]
 
     def _p(self, name):
@@ -249,14 +271,26 @@ class MoELayer(torch.nn.Module):
         scores = x @ self.router.weight
         if s["routerBias"]:
             scores = scores + self.router.bias
-        # A stable descending sort keeps the lower expert index first among equal scores.
-        idx = torch.sort(scores, dim=1, descending=True, stable=True).indices[:, :s["k"]]
-        if s["gate"] == "softmax-topk":
-            gates = torch.softmax(scores.gather(1, idx), dim=1)
-        elif s["gate"] == "softmax-all":
+        affinity = torch.sigmoid(scores) if s["gate"] == "sigmoid-topk" else scores
+        ranked = affinity + self.router.select_bias if s.get("selectBias") else affinity
+        # A stable descending sort keeps the lower expert index first among equal scores; the
+        # selection bias only selects (the weights read the unbiased affinities).
+        idx = torch.sort(ranked.detach(), dim=1, descending=True, stable=True).indices
+        idx = idx[:, :s["k"]]
+        gate = s["gate"]
+        if gate == "softmax-topk":
+            gates = torch.softmax(affinity.gather(1, idx), dim=1)
+        elif gate == "softmax-all":
             gates = torch.softmax(scores, dim=1).gather(1, idx)
-        else:  # equal: built from the shape only, so no gradient reaches the router
+        elif gate == "sigmoid-topk":
+            a = affinity.gather(1, idx)
+            gates = a / a.sum(1, keepdim=True)
+        elif gate == "equal":  # built from the shape only, so no gradient reaches the router
             gates = torch.ones(idx.shape, dtype=x.dtype, device=x.device)
+        else:
+            raise ValueError(f"gate: unknown value {gate!r} (allowed: {', '.join(GATES)})")
+        if s.get("routedScale", 1) != 1:
+            gates = gates * s["routedScale"]
         return scores, idx, gates
 
     def _resolved_strategy(self):
@@ -384,7 +418,9 @@ class MoEModel(torch.nn.Module):
             for name, _, fan_in, role in _layer_shapes(s):
                 p = getattr(layer.router if name.startswith("router.") else layer.experts,
                             name.split(".", 1)[1])
-                if scheme == "torch":
+                if role == "state":  # the selection bias starts at 0 in both schemes
+                    p.zero_()
+                elif scheme == "torch":
                     b = 1 / math.sqrt(fan_in)
                     p.uniform_(-b, b, generator=generator)
                 elif role == "bias":
@@ -565,15 +601,26 @@ class _GraphWriter:
         m, k, w, d_out, bias = s["m"], s["k"], s["w"], s["dOut"], s["expertBias"]
         scores = (self.op("Gemm", x, p("router.weight"), p("router.bias")) if s["routerBias"]
                   else self.op("MatMul", x, p("router.weight")))
-        vals, idx = self.op("TopK", scores, self.i64([k]), outputs=2, axis=-1, largest=1,
+        affinity = self.op("Sigmoid", scores) if s["gate"] == "sigmoid-topk" else scores
+        ranked = (self.op("Add", affinity, p("router.select_bias")) if s.get("selectBias")
+                  else affinity)
+        vals, idx = self.op("TopK", ranked, self.i64([k]), outputs=2, axis=-1, largest=1,
                             sorted=1)
+        picked = (self.op("GatherElements", affinity, idx, axis=1) if s.get("selectBias")
+                  else vals)
         if s["gate"] == "softmax-topk":
-            gates = self.op("Softmax", vals, axis=-1)
+            gates = self.op("Softmax", picked, axis=-1)
         elif s["gate"] == "softmax-all":
             gates = self.op("GatherElements", self.op("Softmax", scores, axis=-1), idx, axis=1)
-        else:
+        elif s["gate"] == "sigmoid-topk":
+            gates = self.op("Div", picked, self.op("ReduceSum", picked, self.i64([1])))
+        elif s["gate"] == "equal":
             gates = self.op("ConstantOfShape", self.op("Shape", vals),
                             value=numpy_helper.from_array(np.ones(1, self.np)))
+        else:
+            raise ValueError(f"gate: unknown value {s['gate']!r} (allowed: {', '.join(GATES)})")
+        if s.get("routedScale", 1) != 1:
+            gates = self.op("Mul", gates, self.const(s["routedScale"]))
         zeros = self.op("ConstantOfShape", self.op("Shape", scores),
                         value=numpy_helper.from_array(np.zeros(1, self.np)))
         full = self.op("ScatterElements", zeros, idx, gates, axis=1)  # [B, m]
@@ -606,11 +653,15 @@ def _describe(kind, c, meta):
             f"{'unknown' if meta['seed'] is None else meta['seed']}; {meta['dtype']}; dense graph "
             f"written from PyTorch. Input x [batch, {c['dIn']}], output y [batch, {c['dOut']}].")
     if kind == "moe":
+        extras = "" if c.get("routedScale") is None else f", routed scale {c['routedScale']}"
         return (f"({c['m']}, {c['k']}, {c['w']}, {c['dIn']})-MoE layer {c['m']}e{c['k']}a: "
                 f"{c['m']} experts, {c['k']} active, expert width {c['w']}, {c['dIn']} -> "
                 f"{c['dOut']}, gate {c['gate']}, activation {c['activation']}, "
                 f"{'router bias' if c['routerBias'] else 'no router bias'}, "
-                f"{'expert biases' if c['expertBias'] else 'no expert biases'}; {tail}")
+                f"{'expert biases' if c['expertBias'] else 'no expert biases'}"
+                f"{', selection bias' if c.get('selectBias') else ''}"
+                f"{extras}"
+                f"; {tail}")
     return (f"{c['layers']}-{c['experts']}-MoE deep model: {c['layers']} MoE layers of "
             f"{c['experts']} experts, {c['k']} active, experts with {c['expertDepth']} hidden "
             f"layer(s) of width {c['expertWidth']}, hidden dim {c['hiddenDim']}, {c['dIn']} -> "

@@ -41,6 +41,8 @@ interface Case {
   strategy: ExportStrategy;
   /** Replaces the router's parameters (exact score ties). */
   router?: { weight: number; bias?: number[] };
+  /** The selection bias b_sel (zero after init), for layers with `selectBias`. */
+  selectBias?: number[];
 }
 
 const STRATS: ExportStrategy[] = ["dense", "sparse"];
@@ -141,6 +143,28 @@ const DEEP_CASES: Case[] = [
   }),
 ];
 
+/** The router options: a selection bias that changes the selection, and a routed scale. */
+const ROUTER_CASES: Case[] = GATES.map((gate, i) => ({
+  name: `moe-${gate}-select-bias-scale-${STRATS[i % 2]}`,
+  model: {
+    kind: "moe",
+    config: moeConfig({
+      m: 6,
+      k: 2 + (i % 2),
+      w: 3,
+      dIn: 5,
+      dOut: 4,
+      gate,
+      routerBias: i % 2 === 1,
+      selectBias: true,
+      routedScale: 1 + 0.5 * i,
+    }),
+  },
+  dtype: "float32",
+  strategy: STRATS[i % 2],
+  selectBias: [0.9, -0.6, 0.3, 0, -0.9, 0.6],
+}));
+
 /** Exact score ties: the lower expert index must win on both sides. */
 const TIE_CASES: Case[] = STRATS.flatMap((strategy) => [
   {
@@ -159,6 +183,18 @@ const TIE_CASES: Case[] = STRATS.flatMap((strategy) => [
     dtype: "float32",
     strategy,
     router: { weight: 0 },
+  },
+  {
+    // sigma(0) + b_sel: 0.5 + [0, 1, 1, 0, 1] ties three ways at 1.5.
+    name: `tie-sigmoid-select-bias-${strategy}`,
+    model: {
+      kind: "moe",
+      config: moeConfig({ m: 5, k: 2, w: 3, dIn: 4, gate: "sigmoid-topk", selectBias: true }),
+    },
+    dtype: "float32",
+    strategy,
+    router: { weight: 0 },
+    selectBias: [0, 1, 1, 0, 1],
   },
 ]);
 
@@ -180,6 +216,18 @@ const WRITE_CONFIGS: { kind: "moe" | "deep"; config: Record<string, unknown> }[]
       }) as unknown as Record<string, unknown>,
     }))
   ),
+  ...GATES.map((gate, g) => ({
+    kind: "moe" as const,
+    config: moeConfig({
+      m: 6,
+      k: 2,
+      w: 3,
+      dIn: 4,
+      gate,
+      selectBias: true,
+      routedScale: 2.5 - 0.5 * g,
+    }) as unknown as Record<string, unknown>,
+  })),
   ...DEEP_CASES.map((c) => ({
     kind: "deep" as const,
     config: c.model.config as unknown as Record<string, unknown>,
@@ -196,6 +244,9 @@ function paramsOf(c: Case, seed: number): ParamSet {
     if (c.router.bias) {
       ps.set("moe0.router.bias", tensor(c.dtype, [c.router.bias.length], c.router.bias));
     }
+  }
+  if (c.selectBias) {
+    ps.set("moe0.router.select_bias", tensor(c.dtype, [c.selectBias.length], c.selectBias));
   }
   return ps;
 }
@@ -253,7 +304,7 @@ Deno.test("PyTorch: loaded models match onnxruntime-node, train, and write back 
   };
   const forward: Record<string, unknown>[] = [];
   let seed = 0;
-  for (const c of [...layerCases(), ...DEEP_CASES, ...TIE_CASES]) {
+  for (const c of [...layerCases(), ...ROUTER_CASES, ...DEEP_CASES, ...TIE_CASES]) {
     seed++;
     const bytes = exportModel(c.model, paramsOf(c, seed), { strategy: c.strategy, seed });
     await Deno.writeFile(`${dir}/${c.name}.onnx`, bytes);
