@@ -10,6 +10,7 @@
  *   };
  *   type Settings = KnobValues<typeof TABLE>;   // { epochs?: number; lrs?: number[] }
  */
+import { show } from "../validate.ts";
 
 /** How a knob's value is written: one integer, number or string, or a list of them. */
 export type KnobKind = "int" | "num" | "str" | "ints" | "nums" | "strs";
@@ -139,7 +140,7 @@ export function checkKnob(key: string, k: Knob, v: unknown): void {
   const items = isList(k.kind) ? v as unknown[] : [v];
   if (isList(k.kind) && items.length === 0) fail(`${key}: must be a non-empty list of ${k.want}`);
   for (const x of items) {
-    if (!ok(x)) fail(`${key}: must be ${k.want}, got ${JSON.stringify(x)}`);
+    if (!ok(x)) fail(`${key}: must be ${k.want}, got ${show(x)}`);
   }
 }
 
@@ -164,7 +165,7 @@ const JSON_WANT: Record<KnobKind, string> = {
 export function knobFromJson<V>(key: string, k: Knob<V>, v: unknown): V {
   const ok = itemOk[itemKind(k.kind)];
   const typed = isList(k.kind) ? Array.isArray(v) && v.every(ok) : ok(v);
-  if (!typed) fail(`${key}: must be ${JSON_WANT[k.kind]}, got ${JSON.stringify(v)}`);
+  if (!typed) fail(`${key}: must be ${JSON_WANT[k.kind]}, got ${show(v)}`);
   checkKnob(key, k, v);
   return v as V;
 }

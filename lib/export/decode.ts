@@ -4,7 +4,8 @@ import { type FloatDType, ONNX_DTYPE } from "../graph/dtype.ts";
 import { type HostTensor, numel, tensor } from "../graph/tensor.ts";
 import { INIT_SCHEMES } from "../nn/init.ts";
 import type { ParamSet } from "../nn/params.ts";
-import { canonicalModel, oneOf } from "./fields.ts";
+import { canonicalModel } from "./fields.ts";
+import { checkOneOf } from "../validate.ts";
 import {
   BATCH_DIM,
   FORMAT_VERSION,
@@ -118,8 +119,8 @@ export function decodeModel(bytes: Uint8Array, label: string): ImportedModel {
   }
   const dtype = meta.dtype;
   try {
-    oneOf("dtype", dtype, ["float32", "float64"]);
-    if (meta.init !== null) oneOf("init", meta.init, INIT_SCHEMES);
+    checkOneOf("dtype", dtype, ["float32", "float64"]);
+    if (meta.init !== null) checkOneOf("init", meta.init, INIT_SCHEMES);
     if (meta.seed !== null && !Number.isSafeInteger(meta.seed)) {
       throw new Error(`seed: must be an integer or null, got ${JSON.stringify(meta.seed)}`);
     }

@@ -8,7 +8,8 @@ import { INIT_SCHEMES } from "../nn/init.ts";
 import { moeForward } from "../nn/moe.ts";
 import { paramCount, type ParamSet, type ParamValues } from "../nn/params.ts";
 import { describeModel } from "./describe.ts";
-import { canonicalModel, oneOf } from "./fields.ts";
+import { canonicalModel } from "./fields.ts";
+import { checkOneOf } from "../validate.ts";
 import {
   BATCH_DIM,
   EXPORT_STRATEGIES,
@@ -36,11 +37,11 @@ export function exportModel(
 ): Uint8Array {
   const spec = canonicalModel(model);
   const strategy = opts.strategy ?? "dense";
-  oneOf("strategy", strategy, EXPORT_STRATEGIES);
+  checkOneOf("strategy", strategy, EXPORT_STRATEGIES);
   if (opts.seed != null && !Number.isSafeInteger(opts.seed)) {
     throw new Error(`seed: must be an integer or null, got ${String(opts.seed)}`);
   }
-  if (opts.init != null) oneOf("init", opts.init, INIT_SCHEMES);
+  if (opts.init != null) checkOneOf("init", opts.init, INIT_SCHEMES);
   const dtype = checkParams(spec, params);
   const { dIn, dOut } = spec.config;
 

@@ -10,6 +10,7 @@ import {
   validateMoeConfig,
 } from "../nn/config.ts";
 import { MODEL_KINDS, type ModelKind, type ModelSpec } from "./format.ts";
+import { checkOneOf } from "../validate.ts";
 
 /** Config fields in canonical order (also the allowed fields). */
 export const MOE_CONFIG_FIELDS = [
@@ -43,15 +44,6 @@ export const DEEP_CONFIG_FIELDS = [
   "strategy",
 ] as const satisfies readonly (keyof DeepMoeConfig)[];
 
-/** Throws a one-line Error unless `v` is one of `allowed`, naming `field`. */
-export function oneOf(field: string, v: unknown, allowed: readonly unknown[]): void {
-  if (!allowed.includes(v)) {
-    throw new Error(
-      `${field}: unknown value ${JSON.stringify(v)} (allowed: ${allowed.join(", ")})`,
-    );
-  }
-}
-
 /** Throws a one-line Error naming the first field of `config` that `kind` does not have. */
 export function checkConfigFields(kind: ModelKind, config: object): void {
   const fields: readonly string[] = kind === "moe" ? MOE_CONFIG_FIELDS : DEEP_CONFIG_FIELDS;
@@ -67,7 +59,7 @@ export function checkConfigFields(kind: ModelKind, config: object): void {
  * fields in canonical order. Throws a one-line Error naming the field.
  */
 export function canonicalModel(model: { kind: unknown; config: unknown }): ModelSpec {
-  oneOf("kind", model.kind, MODEL_KINDS);
+  checkOneOf("kind", model.kind, MODEL_KINDS);
   const kind = model.kind as ModelKind;
   const c = model.config;
   if (typeof c !== "object" || c === null || Array.isArray(c)) {

@@ -3,6 +3,7 @@
  * paper B, with defaults, validation (one-line errors naming the field and the allowed values)
  * and the `16e8a` shorthand.
  */
+import { checkBool, checkOneOf, checkPosInt } from "../validate.ts";
 
 export const GATES = ["softmax-topk", "equal", "softmax-all", "sigmoid-topk"] as const;
 /**
@@ -87,44 +88,26 @@ export function moeConfig(input: MoeLayerInput): MoeLayerConfig {
   return c;
 }
 
-function posInt(field: string, v: unknown): void {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
-    throw new Error(`${field}: must be an integer >= 1, got ${String(v)}`);
-  }
-}
-
-function oneOf(field: string, v: unknown, allowed: readonly string[]): void {
-  if (typeof v !== "string" || !allowed.includes(v)) {
-    throw new Error(
-      `${field}: unknown value ${JSON.stringify(v)} (allowed: ${allowed.join(", ")})`,
-    );
-  }
-}
-
-function bool(field: string, v: unknown): void {
-  if (typeof v !== "boolean") throw new Error(`${field}: must be true or false, got ${String(v)}`);
-}
-
 /** Throws a one-line Error naming the first bad field of a layer config. */
 export function validateMoeConfig(c: MoeLayerConfig): void {
-  posInt("m", c.m);
+  checkPosInt("m", c.m);
   if (typeof c.k !== "number" || !Number.isInteger(c.k) || c.k < 1 || c.k > c.m) {
     throw new Error(`k: must be an integer between 1 and m (=${c.m}), got ${String(c.k)}`);
   }
-  posInt("w", c.w);
-  posInt("dIn", c.dIn);
-  posInt("dOut", c.dOut);
-  oneOf("gate", c.gate, GATES);
-  oneOf("activation", c.activation, ACTIVATIONS);
-  bool("routerBias", c.routerBias);
-  bool("expertBias", c.expertBias);
-  oneOf("strategy", c.strategy, STRATEGIES);
+  checkPosInt("w", c.w);
+  checkPosInt("dIn", c.dIn);
+  checkPosInt("dOut", c.dOut);
+  checkOneOf("gate", c.gate, GATES);
+  checkOneOf("activation", c.activation, ACTIVATIONS);
+  checkBool("routerBias", c.routerBias);
+  checkBool("expertBias", c.expertBias);
+  checkOneOf("strategy", c.strategy, STRATEGIES);
   validateRouterOptions(c);
 }
 
 /** Checks the optional router fields shared by layer and deep configs. */
 function validateRouterOptions(c: Pick<MoeLayerConfig, MoeOptionalField>): void {
-  if (c.selectBias !== undefined) bool("selectBias", c.selectBias);
+  if (c.selectBias !== undefined) checkBool("selectBias", c.selectBias);
   if (
     c.routedScale !== undefined &&
     (typeof c.routedScale !== "number" || !Number.isFinite(c.routedScale) || c.routedScale <= 0)
@@ -160,8 +143,8 @@ export function isShorthand(s: string): boolean {
 
 /** { m: 16, k: 8 } -> `16e8a`. */
 export function shorthand(m: number, k: number): string {
-  posInt("m", m);
-  posInt("k", k);
+  checkPosInt("m", m);
+  checkPosInt("k", k);
   return `${m}e${k}a`;
 }
 
@@ -176,7 +159,7 @@ export function presetConfig(
   opts: { activeNeurons: number } & Partial<Omit<MoeLayerConfig, "m" | "k" | "w">>,
 ): MoeLayerConfig {
   const { activeNeurons, ...rest } = opts;
-  posInt("activeNeurons", activeNeurons);
+  checkPosInt("activeNeurons", activeNeurons);
   if (!Number.isInteger(k) || k < 1 || k > activeNeurons) {
     throw new Error(
       `k: must be an integer between 1 and activeNeurons (=${activeNeurons}), got ${k}`,
@@ -263,30 +246,30 @@ export function deepMoeConfig(input: DeepMoeInput): DeepMoeConfig {
 
 /** Throws a one-line Error naming the first bad field of a deep config. */
 export function validateDeepMoeConfig(c: DeepMoeConfig): void {
-  posInt("dIn", c.dIn);
-  posInt("dOut", c.dOut);
-  posInt("layers", c.layers);
-  posInt("experts", c.experts);
+  checkPosInt("dIn", c.dIn);
+  checkPosInt("dOut", c.dOut);
+  checkPosInt("layers", c.layers);
+  checkPosInt("experts", c.experts);
   if (typeof c.k !== "number" || !Number.isInteger(c.k) || c.k < 1 || c.k > c.experts) {
     throw new Error(
       `k: must be an integer between 1 and experts (=${c.experts}), got ${String(c.k)}`,
     );
   }
-  posInt("expertDepth", c.expertDepth);
-  posInt("expertWidth", c.expertWidth);
-  posInt("hiddenDim", c.hiddenDim);
-  bool("residual", c.residual);
-  bool("denseBetween", c.denseBetween);
-  oneOf("gate", c.gate, GATES);
-  oneOf("activation", c.activation, ACTIVATIONS);
+  checkPosInt("expertDepth", c.expertDepth);
+  checkPosInt("expertWidth", c.expertWidth);
+  checkPosInt("hiddenDim", c.hiddenDim);
+  checkBool("residual", c.residual);
+  checkBool("denseBetween", c.denseBetween);
+  checkOneOf("gate", c.gate, GATES);
+  checkOneOf("activation", c.activation, ACTIVATIONS);
   if (c.denseBetween && c.activation === "constant") {
     throw new Error(
       "denseBetween: dense layers cannot use activation 'constant' (allowed: relu, linear, gelu)",
     );
   }
-  bool("routerBias", c.routerBias);
-  bool("expertBias", c.expertBias);
-  oneOf("strategy", c.strategy, STRATEGIES);
+  checkBool("routerBias", c.routerBias);
+  checkBool("expertBias", c.expertBias);
+  checkOneOf("strategy", c.strategy, STRATEGIES);
 }
 
 /** One MoE layer of a deep model, as a layer spec (the shared internal form). */

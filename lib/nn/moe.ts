@@ -16,11 +16,13 @@
  * scores go to the lower expert index (ONNX TopK's documented order; the TS reference does the
  * same). The dense float path (what the generic autodiff differentiates) uses only MatMul,
  * Gemm, Add, Mul, Relu, Erf (+ Cast for float64 gelu), Softmax, ReduceSum, Reshape, Transpose,
- * Unsqueeze, GatherElements, ScatterElements, TopK values (+ Sigmoid, Div for the sigmoid gate). `equal` gates and the zero matrices
- * come from ConstantOfShape (of a constant shape when static, so gradients keep static shapes).
- * The sparse strategy's index arithmetic is int64 (Shape, Squeeze, Range, TopK indices,
- * ScatterElements incl. reduction "add", CumSum, ReduceSum, Div, Min, Expand, ArgMax) and
- * carries no gradient; its backward sums per-tile weight gradients with ScatterND-add.
+ * Unsqueeze, GatherElements, ScatterElements, TopK values (+ Sigmoid, Div for the sigmoid
+ * gate). `equal` gates and the zero matrices come from ConstantOfShape (of a constant shape when
+ * static, so gradients keep static shapes). The sparse strategy's index arithmetic is int64
+ * (Shape, Squeeze, Range, TopK indices, ScatterElements incl. reduction "add", CumSum,
+ * ReduceSum, Div, Min, Expand, ArgMax) and carries no gradient; its backward sums per-tile
+ * weight gradients into their experts by a Gather into [m, most tiles of one expert] cells and
+ * a ReduceSum over them, in tile order (exact and reproducible; see sparse.ts).
  */
 import type { Graph, Value } from "../graph/builder.ts";
 import { isFloat } from "../graph/dtype.ts";
