@@ -79,7 +79,7 @@ export function makeContext(g: Graph, needs: (x: Value) => boolean): RuleContext
       );
       const padded = op.Concat([pad, sx], { axis: 0 });
       const axes = op.Reshape(op.NonZero(op.Not(op.Equal(padded, sg))), [-1]);
-      const summed = g.node("ReduceSum", [grad, axes], { keepdims: 1, noop_with_empty_axes: 1 })[0];
+      const summed = op.ReduceSum(grad, axes, { keepdims: 1, noop_with_empty_axes: 1 });
       return op.Reshape(summed, sx);
     },
   };
