@@ -38,8 +38,7 @@ export function sharedExperts(g: Graph, s: MoeLayerSpec, p: Lookup, x: Value): V
  * (the selection bias is state, not a parameter).
  */
 export function activeParams(s: MoeLayerConfig): number {
-  const expert = (w: number) =>
-    s.dIn * w + w * s.dOut + (s.expertBias ? w + s.dOut : 0);
+  const expert = (w: number) => s.dIn * w + w * s.dOut + (s.expertBias ? w + s.dOut : 0);
   const router = s.dIn * s.m + (s.routerBias ? s.m : 0);
   return router + s.k * expert(s.w) + (s.sharedExperts ?? 0) * expert(sharedWidth(s));
 }
