@@ -116,7 +116,7 @@ async function target(cfg: RunConfig): Promise<Target> {
 function sqError(g: Graph, pred: Value, y: Value, batch: number | undefined): Value {
   const { op } = g;
   // One fused sum of squares; its gradient is a single scaled pass over d (autodiff rule).
-  const total = op.ReduceSumSquare(op.Sub(pred, y), undefined, 0);
+  const total = op.ReduceSumSquare(op.Sub(pred, y), { keepdims: 0 });
   if (batch !== undefined) return op.Mul(total, 1 / batch);
   return op.Div(total, op.Cast(op.Gather(op.Shape(y), 0n), y.dtype));
 }
@@ -295,7 +295,7 @@ export async function prepareGroup(
         return sqError(g, out.y, y, B);
       });
       if (R === 1) return losses[0];
-      const parts = g.op.Concat(losses.map((l) => g.op.Unsqueeze(l, [0])), 0);
+      const parts = g.op.Concat(losses.map((l) => g.op.Unsqueeze(l, [0])), { axis: 0 });
       return { loss: g.op.Sum(...losses), parts };
     },
     optimizer: adamw({

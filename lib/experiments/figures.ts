@@ -9,6 +9,7 @@ import { linesPng } from "../plot/lines.ts";
 import { savePng } from "../plot/render.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import type { FigureKind } from "./registry.ts";
+import { isShorthand, parseShorthand } from "../nn/config.ts";
 
 type Row = Record<string, string>;
 
@@ -55,9 +56,10 @@ const mean = (xs: number[]) => {
 
 /** Orders architectures like 4e2a < 8e4a < 12e6a by (m, k), other labels as strings. */
 function archOrder(a: string, b: string): number {
-  const pa = /^(\d+)e(\d+)a$/.exec(a);
-  const pb = /^(\d+)e(\d+)a$/.exec(b);
-  if (pa && pb) return Number(pa[1]) - Number(pb[1]) || Number(pa[2]) - Number(pb[2]);
+  if (isShorthand(a) && isShorthand(b)) {
+    const [pa, pb] = [parseShorthand(a), parseShorthand(b)];
+    return pa.m - pb.m || pa.k - pb.k;
+  }
   return a < b ? -1 : a > b ? 1 : 0;
 }
 

@@ -192,15 +192,24 @@ export async function runSweep(opts: SweepOptions): Promise<SweepSummary> {
     }
   };
 
-  /** Runs one group; false when the sweep was interrupted during it. */
+  /**
+   * Runs one group (a single run is a group of one); false when the sweep was interrupted
+   * during it. A result returned after an abort may be partial: it is never recorded.
+   */
   const runGroup = async (batch: Planned[], execute: GroupExecutor): Promise<boolean> => {
     const labels = batch.map((r) => compactLabel(r.config));
-    sink.runStart({
-      run_id: batch[0].id,
-      label: `${labels[0]} (+${batch.length - 1} in one program)`,
-    });
+    const label = batch.length === 1
+      ? labels[0]
+      : `${labels[0]} (+${batch.length - 1} in one program)`;
+    sink.runStart({ run_id: batch[0].id, label });
     const t0 = performance.now();
     const wall = () => (performance.now() - t0) / 1000 / batch.length;
+    const aborted = () => {
+      batch.forEach((r, i) =>
+        sink.runEnd({ run_id: r.id, label: labels[i], outcome: "aborted", wall_s: wall() })
+      );
+      return false;
+    };
     let results: RunResult[];
     try {
       const raw = await execute(batch.map((r) => r.config), {
@@ -209,12 +218,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepSummary> {
         },
         signal: abort.signal,
       });
-      if (abort.signal.aborted) {
-        batch.forEach((r, i) =>
-          sink.runEnd({ run_id: r.id, label: labels[i], outcome: "aborted", wall_s: wall() })
-        );
-        return false;
-      }
+      if (abort.signal.aborted) return aborted();
       if (!Array.isArray(raw) || raw.length !== batch.length) {
         throw new Error(
           `group executor: expected ${batch.length} results, got ${
@@ -222,14 +226,11 @@ export async function runSweep(opts: SweepOptions): Promise<SweepSummary> {
           }`,
         );
       }
-      results = raw.map((r, i) => normalizeResult(r, `result[${i}]`));
+      results = raw.map((r, i) =>
+        normalizeResult(r, batch.length === 1 ? "result" : `result[${i}]`)
+      );
     } catch (err) {
-      if (abort.signal.aborted) {
-        batch.forEach((r, i) =>
-          sink.runEnd({ run_id: r.id, label: labels[i], outcome: "aborted", wall_s: wall() })
-        );
-        return false;
-      }
+      if (abort.signal.aborted) return aborted();
       const { message, detail } = errorText(err);
       batch.forEach((r, i) => {
         summary.failed.push({ run_id: r.id, error: message });
@@ -261,46 +262,15 @@ export async function runSweep(opts: SweepOptions): Promise<SweepSummary> {
     sink.runEnd({ run_id: run.id, label, outcome: result.status, wall_s, score: result.score });
   };
 
+  /** The single-run executor as a group executor of one run. */
+  const single: GroupExecutor = async (configs, hooks) => [await opts.execute(configs[0], hooks)];
+
   try {
     sink.start({ total: summary.total, skipped: summary.skipped });
     for (const batch of opts.group ? groups(pending, opts.group) : pending.map((r) => [r])) {
       if (abort.signal.aborted) break;
-      if (batch.length > 1) {
-        const ok = await runGroup(batch, opts.group!.execute);
-        if (!ok) break;
-        continue;
-      }
-      const run = batch[0];
-      const label = compactLabel(run.config);
-      sink.runStart({ run_id: run.id, label });
-      const t0 = performance.now();
-      const wall = () => (performance.now() - t0) / 1000;
-      let result: RunResult;
-      try {
-        const raw = await opts.execute(run.config, {
-          onProgress: (p) => {
-            if (!abort.signal.aborted) sink.runProgress(p);
-          },
-          signal: abort.signal,
-        });
-        // A result returned after an abort may be partial: never record it.
-        if (abort.signal.aborted) {
-          sink.runEnd({ run_id: run.id, label, outcome: "aborted", wall_s: wall() });
-          break;
-        }
-        result = normalizeResult(raw, "result");
-      } catch (err) {
-        if (abort.signal.aborted) {
-          sink.runEnd({ run_id: run.id, label, outcome: "aborted", wall_s: wall() });
-          break;
-        }
-        const { message, detail } = errorText(err);
-        summary.failed.push({ run_id: run.id, error: message });
-        sink.runEnd({ run_id: run.id, label, outcome: "failed", wall_s: wall(), error: detail });
-        continue;
-      }
-      await record(run, result, wall(), label);
-      await rebuild();
+      const execute = batch.length > 1 ? opts.group!.execute : single;
+      if (!await runGroup(batch, execute)) break;
     }
     summary.interrupted = abort.signal.aborted &&
       summary.skipped + summary.done + summary.failed.length < summary.total;

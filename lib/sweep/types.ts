@@ -4,6 +4,7 @@
  * canonical hash is a stable run id.
  */
 import type { InputDist } from "../data/inputs.ts";
+import type { MoeLayerConfig } from "../nn/config.ts";
 
 /** One student-teacher (or student-function) training run, fully resolved. */
 export interface RunConfig {
@@ -29,19 +30,8 @@ export type TargetConfig =
   | { kind: "teacher-file"; path: string; sha256: string }
   | { kind: "function"; name: string };
 
-/** An (m, k, w, d)-MoE layer as in lib/nn/config.ts (kept structural here). */
-export interface MoeSpec {
-  m: number;
-  k: number;
-  w: number;
-  dIn: number;
-  dOut: number;
-  gate: "softmax-topk" | "equal" | "softmax-all";
-  activation: "relu" | "linear" | "constant" | "gelu";
-  routerBias: boolean;
-  expertBias: boolean;
-  strategy: "dense" | "sparse" | "auto";
-}
+/** An (m, k, w, d)-MoE layer: the layer config of lib/nn/config.ts, as stored in a run config. */
+export type MoeSpec = MoeLayerConfig;
 
 export type ModelConfig =
   | { kind: "moe"; layer: MoeSpec; init: "torch" | "paper" }
