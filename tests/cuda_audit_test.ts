@@ -7,7 +7,7 @@ import onnx from "onnx-proto";
 import { Graph, type Value } from "../lib/graph/builder.ts";
 import type { DType } from "../lib/graph/dtype.ts";
 import { encodeModel } from "../lib/graph/encode.ts";
-import { SCHEMAS } from "../lib/graph/schema.ts";
+import { OPS } from "../lib/graph/ops.ts";
 import { tensor } from "../lib/graph/tensor.ts";
 import { grad } from "../lib/autodiff/grad.ts";
 import { GATES, initMoe, moeConfig, moeForward } from "../lib/nn/mod.ts";
@@ -118,7 +118,7 @@ Deno.test("audit: a model newer than the kernel table is refused, not guessed", 
 });
 
 Deno.test("kernel table: every op the graph builder can emit is covered, with its signature", () => {
-  for (const [op, schema] of Object.entries(SCHEMAS)) {
+  for (const [op, schema] of Object.entries(OPS)) {
     const e = CUDA_OPS[op];
     assert.ok(e || NOT_ON_CUDA.includes(op), `${op}: neither in CUDA_OPS nor in NOT_ON_CUDA`);
     if (!e) continue;
@@ -138,7 +138,7 @@ Deno.test("kernel table: every op the graph builder can emit is covered, with it
       assert.ok(v >= r.since && (r.until === undefined || v <= r.until), `${op}: range`);
     }
   }
-  for (const op of Object.keys(CUDA_OPS)) assert.ok(op in SCHEMAS, `${op}: not a builder op`);
+  for (const op of Object.keys(CUDA_OPS)) assert.ok(op in OPS, `${op}: not a builder op`);
 });
 
 /** Every node output's dtype as the builder typed it, subgraphs included. */
@@ -158,7 +158,7 @@ Deno.test("audit: its dtype inference agrees with the builder on MoE forward and
       const p = paramInputs(g, initMoe(c, key(0), { dtype: "float32" }));
       const x = g.input("x", "float32", [6, 5]);
       const y = moeForward(g, c, p, x).y;
-      const loss = g.op.ReduceSum(g.op.Mul(y, y), undefined, 0);
+      const loss = g.op.ReduceSum(g.op.Mul(y, y), undefined, { keepdims: 0 });
       const wrt: Value[] = Object.values(p);
       grad(g, loss, wrt).forEach((d, i) => g.output(d, `d${i}`));
       g.output(loss, "loss");
