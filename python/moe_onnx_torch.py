@@ -70,7 +70,7 @@ INIT_SCHEMES = ("torch", "paper")
 KINDS = ("moe", "deep")
 
 #: Optional layer fields: absent from a config at their defaults (no selection bias, scale 1).
-MOE_OPTIONAL_FIELDS = ("selectBias", "routedScale")
+MOE_OPTIONAL_FIELDS = ("selectBias", "routedScale", "sharedExperts", "sharedWidth")
 MOE_FIELDS = ("m", "k", "w", "dIn", "dOut", "gate", "activation", "routerBias", "expertBias",
               "strategy") + MOE_OPTIONAL_FIELDS
 DEEP_FIELDS = ("dIn", "dOut", "layers", "experts", "k", "expertDepth", "expertWidth", "residual",
@@ -150,6 +150,9 @@ def check_config(kind, config):
     if r is not None and (isinstance(r, bool) or not isinstance(r, (int, float))
                           or not math.isfinite(r) or r <= 0):
         raise ValueError(f"routedScale: must be a finite number > 0, got {r!r}")
+    for f in ("sharedExperts", "sharedWidth"):
+        if f in c:  # the toolkit's shared experts (lib/nn/shared.ts) are not mirrored here yet
+            raise ValueError(f"{f}: shared experts are not supported by this module yet")
     return c
 
 
