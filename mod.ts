@@ -31,6 +31,7 @@ export { Graph, GraphError, type Operand, type Shape, Value } from "./lib/graph/
 export type { DType, FloatDType } from "./lib/graph/dtype.ts";
 export { type HostTensor, scalar, tensor } from "./lib/graph/tensor.ts";
 export { encodeModel, IR_VERSION, type ModelOptions, OPSET } from "./lib/graph/encode.ts";
+export { formatGraph, formatNode, qualifiedName } from "./lib/graph/format.ts";
 
 // Autodiff
 export { grad, GradError } from "./lib/autodiff/grad.ts";

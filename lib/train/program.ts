@@ -129,7 +129,10 @@ export function buildTrainProgram(spec: TrainProgramSpec): { graph: Graph; io: P
     let si = 0;
     spec.params.forEach((p, i) => {
       const st = Object.fromEntries(stateKeys[i].map((k) => [k, sVals[si++]]));
-      const res = spec.optimizer.update(body, pVals[i], grads[i], st, ctxOf(p.group ?? 0));
+      const res = body.scope(
+        "optim",
+        () => spec.optimizer.update(body, pVals[i], grads[i], st, ctxOf(p.group ?? 0)),
+      );
       newParams.push(res.param);
       for (const k of stateKeys[i]) newStates.push(res.state[k]);
     });
