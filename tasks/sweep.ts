@@ -23,7 +23,9 @@ import {
 import { renderFigures, writeExperimentInfo } from "../lib/experiments/figures.ts";
 import { checkExecutionProvider, EXECUTION_PROVIDERS } from "../lib/runtime/session.ts";
 import { runSweep, sweepExitCode } from "../lib/sweep/engine.ts";
-import { parseShard } from "../lib/sweep/shard.ts";
+import { parseShard, shardRuns } from "../lib/sweep/shard.ts";
+import { checkThreads, checkWritable } from "../lib/sweep/preflight.ts";
+import { checkFolderConfiguration, sweepFolder } from "../lib/experiments/folder.ts";
 import { runId } from "../lib/sweep/runid.ts";
 
 async function main(): Promise<number> {
@@ -69,12 +71,19 @@ async function main(): Promise<number> {
   const ep = choiceFlag("ep", values.ep, EXECUTION_PROVIDERS) ?? "cpu";
   checkExecutionProvider(ep);
   const threads = intFlag("threads", values.threads, 0);
+  if (threads !== undefined) checkThreads(threads, undefined, values["force-threads"] === true);
   const shard = values.shard ? parseShard(values.shard) : undefined;
-  const outDir = `${(values.out ?? "out").replace(/\/+$/, "")}/${sweep.name}`;
+  const folder = sweepFolder(sweep, values.out ?? "out", values.grid !== undefined);
+  const { outDir, configuration } = folder;
+  await checkFolderConfiguration(outDir, configuration);
+  const mine = shard ? shardRuns(sweep.runs, shard.index, shard.count) : sweep.runs;
+  const head = `${sweep.name}: ${folder.description}: ${
+    shard ? `shard ${shard.index}/${shard.count}: ${mine.length} of ` : ""
+  }${sweep.runs.length} runs -> ${outDir}`;
 
   if (values["dry-run"]) {
-    console.log(`${sweep.name}: ${sweep.runs.length} runs -> ${outDir}\n${sweep.description}`);
-    for (const r of sweep.runs) {
+    console.log(`${head}\n${sweep.description}`);
+    for (const r of mine) {
       const t = r.train;
       console.log(
         `  ${runId(r)}  ${JSON.stringify(r.labels)}  lr=${t.lr} seed=${r.seed} ${t.epochs}x${
@@ -91,8 +100,10 @@ async function main(): Promise<number> {
     scale: sweep.scale,
     figure: sweep.figure,
     description: sweep.description,
+    configuration,
   };
-  console.error(`${sweep.name}: ${sweep.runs.length} runs -> ${outDir}`);
+  console.error(head);
+  await checkWritable(outDir, "out");
   const execOpts = {
     threads,
     ep,
@@ -112,6 +123,7 @@ async function main(): Promise<number> {
     },
     versions: versions(),
     shard,
+    configuration,
     afterRebuild: async () => {
       await writeExperimentInfo(outDir, info);
       await renderFigures(outDir, info);

@@ -19,19 +19,38 @@ export { GradError };
 export interface GradOptions {
   /** The gradient of the loss itself (default: 1). */
   seed?: Value;
+  /**
+   * What a parameter the loss does not depend on gets: `"zeros"` (default), an explicit zero
+   * tensor of its shape, or `"undefined"`, nothing (torch's None), e.g. so that an optimizer
+   * leaves it untouched as torch's do.
+   */
+  unused?: "zeros" | "undefined";
 }
 
 /**
  * Appends to `g` the gradients of the scalar `loss` with respect to each of `wrt`, and returns
  * them in the same order. A parameter the loss does not depend on (e.g. the router under the
- * `equal` gate) gets an explicit zero tensor of its shape.
+ * `equal` gate) gets an explicit zero tensor of its shape, or undefined with
+ * `unused: "undefined"`.
  */
 export function grad(
   g: Graph,
   loss: Value,
   wrt: readonly Value[],
+  opts?: GradOptions & { unused?: "zeros" },
+): Value[];
+export function grad(
+  g: Graph,
+  loss: Value,
+  wrt: readonly Value[],
+  opts: GradOptions & { unused: "undefined" },
+): (Value | undefined)[];
+export function grad(
+  g: Graph,
+  loss: Value,
+  wrt: readonly Value[],
   opts: GradOptions = {},
-): Value[] {
+): (Value | undefined)[] {
   if (!isFloat(loss.dtype)) {
     throw new GradError(`grad: loss '${loss.name}' must be a float, got ${loss.dtype}`);
   }
@@ -120,6 +139,7 @@ export function grad(
       push(x, checked(n, i, x, ub === "all" || ub?.includes(i) ? ctx.unbroadcast(gx, x) : gx));
     });
   }
+  if (opts.unused === "undefined") return wrt.map((p) => total(p));
   return wrt.map((p) => total(p) ?? ctx.zerosLike(p));
 }
 

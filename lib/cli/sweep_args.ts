@@ -25,12 +25,21 @@ export const SWEEP_FLAGS = {
     arg: "FILE.json",
     help: 'your own grid: {"name": ..., "base": "fig2", "archs": [...], "lrs": [...], ...}',
   },
-  out: { arg: "DIR", help: "output root (default out); results go to DIR/<experiment>[-<scale>]" },
+  out: {
+    arg: "DIR",
+    help: "output root (default out); results go to DIR/<experiment>[-<scale>], or to " +
+      "DIR/<experiment>[-<scale>]-<id> when settings change the configuration (printed at start)",
+  },
   shard: {
     arg: "1/4",
-    help: "run only slice i of n (Slurm arrays, indexed Jobs); combine with 'deno task merge'",
+    help: "run only slice i of n, i counting from 0 (0/4 .. 3/4; Slurm arrays, indexed Jobs); " +
+      "shards may share one folder, or be combined with 'deno task merge'",
   },
-  threads: { arg: "N", help: "onnxruntime intra-op threads (default: one per physical core)" },
+  threads: {
+    arg: "N",
+    help: "onnxruntime intra-op threads (default: one per physical core; at most the cores)",
+  },
+  "force-threads": { help: "allow --threads above the machine's core count" },
   ep: { arg: "cpu|cuda", help: "execution provider (default cpu)" },
   "save-models": {
     help: "also write each finished run's trained student to DIR/<experiment>/models/<run_id>.onnx",

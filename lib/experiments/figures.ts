@@ -9,6 +9,7 @@ import { linesPng } from "../plot/lines.ts";
 import { savePng } from "../plot/render.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import type { FigureKind } from "./registry.ts";
+import type { Configuration } from "../sweep/configuration.ts";
 import { isShorthand, parseShorthand } from "../nn/config.ts";
 
 type Row = Record<string, string>;
@@ -20,6 +21,8 @@ export interface ExperimentInfo {
   scale: string;
   figure: FigureKind;
   description: string;
+  /** What the folder's runs share (lib/sweep/configuration.ts); absent in older folders. */
+  configuration?: Configuration;
 }
 
 export async function writeExperimentInfo(outDir: string, info: ExperimentInfo): Promise<void> {

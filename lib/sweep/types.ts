@@ -5,6 +5,7 @@
  */
 import type { InputDist } from "../data/inputs.ts";
 import type { MoeLayerConfig } from "../nn/config.ts";
+import type { OptimizerName } from "../optim/registry.ts";
 
 /** One student-teacher (or student-function) training run, fully resolved. */
 export interface RunConfig {
@@ -38,7 +39,8 @@ export type ModelConfig =
   | { kind: "deep"; deep: Record<string, unknown> };
 
 export interface TrainConfig {
-  optimizer: "adamw";
+  /** A registered optimizer (lib/optim/registry.ts). */
+  optimizer: OptimizerName;
   lr: number;
   betas: [number, number];
   eps: number;
@@ -50,6 +52,8 @@ export interface TrainConfig {
   samplesPerEpoch: number;
   batch: number;
   testSamples: number;
+  /** SGD's momentum (optimizer "sgd" only); omitted means 0. */
+  momentum?: number;
 }
 
 /** Per-epoch numbers of a run. */

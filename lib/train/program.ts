@@ -3,6 +3,10 @@
  * inside an ONNX Loop. Parameters, optimizer state and the step counter are loop-carried; the
  * batch is either fed as an [N, ...] tensor (host-generated, deterministic everywhere) or drawn
  * in the graph by RandomNormal. Returns the new state and the N per-step losses.
+ *
+ * As torch's optimizers: a parameter the loss does not depend on (its gradient would be None,
+ * e.g. the router under the `equal` gate) is not updated at all, weight decay included, and
+ * its optimizer state stays as it is.
  */
 import { Graph, type Value } from "../graph/builder.ts";
 import type { FloatDType } from "../graph/dtype.ts";
@@ -134,8 +138,8 @@ export function buildTrainProgram(spec: TrainProgramSpec): { graph: Graph; io: P
       }
     }
     const trainable = spec.params.flatMap((p, i) => (isTrainable(p) ? [i] : []));
-    const grads: Value[] = [];
-    grad(body, loss, trainable.map((i) => pVals[i])).forEach((gv, j) => {
+    const grads: (Value | undefined)[] = [];
+    grad(body, loss, trainable.map((i) => pVals[i]), { unused: "undefined" }).forEach((gv, j) => {
       grads[trainable[j]] = gv;
     });
     const t = optimizerStep(body, step, dt);
@@ -156,7 +160,11 @@ export function buildTrainProgram(spec: TrainProgramSpec): { graph: Graph; io: P
         return;
       }
       const st = Object.fromEntries(stateKeys[i].map((k) => [k, sVals[si++]]));
-      const res = spec.optimizer.update(body, pVals[i], grads[i], st, ctxOf(p.group ?? 0));
+      const gi = grads[i];
+      // No gradient (torch's None): the parameter and its state are carried unchanged.
+      const res = gi
+        ? spec.optimizer.update(body, pVals[i], gi, st, ctxOf(p.group ?? 0))
+        : { param: pVals[i], state: st };
       newParams.push(res.param);
       for (const k of stateKeys[i]) newStates.push(res.state[k]);
     });
