@@ -16,7 +16,7 @@
  *   batch: [{ kind: "fed", name: "x", dtype: "float32", dims: [256, 64] },
  *           { kind: "fed", name: "y", dtype: "float32", dims: [256, 64] }],
  *   loss: (g, p, b) => { const d = g.op.Sub(moeForward(g, layer, p, b.x).y, b.y);
- *                        return g.op.ReduceSum(g.op.Mul(d, d), undefined, 0); },
+ *                        return g.op.ReduceSum(g.op.Mul(d, d), undefined, { keepdims: 0 }); },
  *   optimizer: adamw(),
  *   schedule: { schedule: { kind: "constant" } },
  * }, { lrs: [1e-3] });
@@ -27,7 +27,7 @@
  */
 
 // Graph building
-export { attr, Graph, GraphError, type Operand, type Shape, Value } from "./lib/graph/builder.ts";
+export { Graph, GraphError, type Operand, type Shape, Value } from "./lib/graph/builder.ts";
 export type { DType, FloatDType } from "./lib/graph/dtype.ts";
 export { type HostTensor, scalar, tensor } from "./lib/graph/tensor.ts";
 export { encodeModel, IR_VERSION, type ModelOptions, OPSET } from "./lib/graph/encode.ts";
@@ -35,7 +35,8 @@ export { encodeModel, IR_VERSION, type ModelOptions, OPSET } from "./lib/graph/e
 // Autodiff
 export { grad, GradError } from "./lib/autodiff/grad.ts";
 export { customGradient, type CustomRule } from "./lib/autodiff/custom.ts";
-export { type Rule, RULES } from "./lib/autodiff/rules.ts";
+export { OPS } from "./lib/graph/ops.ts";
+export type { GradOut, GradRule, OpDef, ShapeRule } from "./lib/graph/ops/def.ts";
 
 // Runtime, optimizers, training
 export {

@@ -104,14 +104,14 @@ function floorProgram(sh: FloorShape, steps: number, part: Part): {
     const yT = op.MatMul(op.Relu(op.MatMul(xt, tw1)), tw2); // [mT, rT, d]
     const logits = op.MatMul(x, wr);
     // A stand-in for dlogits that reads the teacher, so nothing is dead code.
-    const dlogits = op.Add(logits, op.ReduceMean(yT, [0, 1, 2], 0));
+    const dlogits = op.Add(logits, op.ReduceMean(yT, { axes: [0, 1, 2], keepdims: 0 }));
     const dWr = op.Gemm(x, dlogits, undefined, { transA: 1 });
     // The five expert GEMMs, balanced and unpadded, weights in place.
-    const z = op.MatMul(xe, op.Transpose(w1, [0, 2, 1])); // [m, r, w]
+    const z = op.MatMul(xe, op.Transpose(w1, { perm: [0, 2, 1] })); // [m, r, w]
     const y = op.MatMul(z, w2); // [m, r, d]; also stands in for the output gradient
-    const dW2 = op.MatMul(op.Transpose(z, [0, 2, 1]), y); // [m, w, d]
-    const dh = op.MatMul(y, op.Transpose(w2, [0, 2, 1])); // [m, r, w]
-    const dW1 = op.MatMul(op.Transpose(dh, [0, 2, 1]), xe); // [m, w, d]
+    const dW2 = op.MatMul(op.Transpose(z, { perm: [0, 2, 1] }), y); // [m, w, d]
+    const dh = op.MatMul(y, op.Transpose(w2, { perm: [0, 2, 1] })); // [m, r, w]
+    const dW1 = op.MatMul(op.Transpose(dh, { perm: [0, 2, 1] }), xe); // [m, w, d]
     return [dWr, dW1, dW2];
   };
 

@@ -22,6 +22,7 @@ import { Graph } from "../lib/graph/builder.ts";
 import { encodeModel } from "../lib/graph/encode.ts";
 import { tensor } from "../lib/graph/tensor.ts";
 import { Session } from "../lib/runtime/session.ts";
+import { shorthand } from "../lib/nn/config.ts";
 import type { MoeSpec, RunConfig } from "../lib/sweep/types.ts";
 import { measureFloor } from "./floor.ts";
 import { teacherFlops, usefulStepFlops } from "./flops.ts";
@@ -62,7 +63,7 @@ export function paperA(m: number, k: number, strategy: Strategy): RunConfig {
       batch: 2048,
       testSamples: 2 ** 12,
     },
-    labels: { student: `${m}e${k}a` },
+    labels: { student: shorthand(m, k) },
   };
 }
 

@@ -1,11 +1,15 @@
 /**
  * `deno task merge <out_dir_a> [<out_dir_b> ...] --out <dir>`: combines the outputs of sweep
- * shards (their runs/ records) into one directory and rebuilds its results.csv, best.csv and
- * curves.csv. `--out` may be one of the inputs; with a single input and no `--out` the input's
- * tables are rebuilt in place (shards that all wrote to one directory).
+ * shards (their runs/ records) into one complete folder: experiment.json, results.csv,
+ * best.csv, curves.csv and every figure. `--out` may be one of the inputs; with a single input
+ * and no `--out` the input is completed in place (shards that all wrote to one directory).
+ * Inputs of different experiments or configurations are refused.
  */
 import { parseArgs } from "node:util";
 import { mergeOutputs } from "../lib/sweep/merge.ts";
+import { readRecords } from "../lib/sweep/records.ts";
+import type { Configuration } from "../lib/sweep/configuration.ts";
+import type { AfterRebuild } from "../lib/sweep/outputs.ts";
 
 const USAGE = "usage: deno task merge <out_dir> [<out_dir> ...] --out <dir>";
 
@@ -26,10 +30,36 @@ async function main(args: string[]): Promise<number> {
     if (positionals.length > 1) throw new Error(`--out: required with several inputs; ${USAGE}`);
     out = positionals[0];
   }
-  const s = await mergeOutputs({ inputs: positionals, out });
+  // The figure modules load native code: only when there is an experiment to draw.
+  const described = await Promise.all(
+    [...positionals, out].map((d) =>
+      Deno.stat(`${d}/experiment.json`).then(() => true, () => false)
+    ),
+  );
+  const folder = described.includes(true)
+    ? await import("../lib/experiments/folder.ts")
+    : undefined;
+  const info = await folder?.sharedInfo([...positionals, out]);
+  let configuration: Configuration | undefined;
+  let afterRebuild: AfterRebuild | undefined;
+  if (folder && info) {
+    const { renderFigures, writeExperimentInfo } = await import("../lib/experiments/figures.ts");
+    const records = (await Promise.all(positionals.map((d) => readRecords(d).catch(() => null))))
+      .flatMap((scan) => scan?.records ?? []);
+    configuration = folder.folderConfiguration(positionals.join(" + "), info, records);
+    const merged = { ...info, configuration };
+    afterRebuild = async (_records, dir) => {
+      await writeExperimentInfo(dir, merged);
+      await renderFigures(dir, merged);
+    };
+  }
+  const s = await mergeOutputs({ inputs: positionals, out, configuration, afterRebuild });
+  const what = info
+    ? `; ${info.name}, configuration ${configuration!.id}`
+    : "; no input has an experiment.json (written by 'deno task sweep'): tables only, no figures";
   console.error(
     `merge: ${s.records} runs in ${out} (${s.copied} records copied, ${s.identical} identical ` +
-      `duplicates, ${s.conflicts.length} conflicts, ${s.invalid.length} invalid skipped)`,
+      `duplicates, ${s.conflicts.length} conflicts, ${s.invalid.length} invalid skipped${what})`,
   );
   return 0;
 }

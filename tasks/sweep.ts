@@ -3,8 +3,8 @@
  * out/<experiment>/ (run records, results.csv, best.csv, curves.csv, PNG figures). Rerunning
  * the same command skips finished runs. See `--help`.
  */
-import { parseArgs } from "node:util";
-import { choiceFlag, intFlag, listFlag, numFlag, runMain, UsageError } from "../lib/cli/args.ts";
+import { choiceFlag, intFlag, runMain, UsageError } from "../lib/cli/args.ts";
+import { parseSweepArgs, sweepHelp } from "../lib/cli/sweep_args.ts";
 import { versions } from "../lib/cli/versions.ts";
 import {
   EXPERIMENTS,
@@ -12,7 +12,6 @@ import {
   type ResolvedSweep,
   resolvePreset,
 } from "../lib/experiments/registry.ts";
-import { type Overrides, SCHEDULES } from "../lib/experiments/overrides.ts";
 import {
   checkRunShape,
   groupKey,
@@ -25,102 +24,15 @@ import { renderFigures, writeExperimentInfo } from "../lib/experiments/figures.t
 import { writeReproduction } from "../lib/experiments/reproduction.ts";
 import { checkExecutionProvider, EXECUTION_PROVIDERS } from "../lib/runtime/session.ts";
 import { runSweep, sweepExitCode } from "../lib/sweep/engine.ts";
-import { parseShard } from "../lib/sweep/shard.ts";
+import { parseShard, shardRuns } from "../lib/sweep/shard.ts";
+import { checkThreads, checkWritable } from "../lib/sweep/preflight.ts";
+import { checkFolderConfiguration, sweepFolder } from "../lib/experiments/folder.ts";
 import { runId } from "../lib/sweep/runid.ts";
 
-const HELP = `usage: deno task sweep [EXPERIMENT] [flags]
-
-Experiments (default fig2): ${Object.keys(EXPERIMENTS).join(", ")}
-
-  --scale quick|full       quick (default): same effect in minutes on a laptop CPU; full: the papers' sizes
-  --grid FILE.json         your own grid: {"name": ..., "base": "fig2", "archs": [...], "lrs": [...], ...}
-  --out DIR                output root (default out); results go to DIR/<experiment>[-<scale>]
-  --shard i/n              run only slice i of n (Slurm arrays, indexed Jobs); combine with 'deno task merge'
-  --threads N              onnxruntime intra-op threads (default: one per physical core)
-  --ep cpu|cuda            execution provider (default cpu)
-  --epochs N  --lrs a,b  --seeds 0,1  --d N  --batch N  --samples-per-epoch N  --test-samples N
-  --archs 4e2a,16e8a  --granularities 2,4  --rel-sizes 1,2  --dims 16,32  --widths 16,32
-  --strategy dense|sparse|auto  --dtype float32|float64  --teacher-seed N
-  --teacher-file F.onnx    paper A: learn this exported teacher (e.g. models/teacher-16e8a-d64-seed0.onnx)
-  --weight-decay X  --warmup-steps N  --schedule cosine-epoch|cosine-step|constant
-  --save-models            also write each finished run's trained student to DIR/<experiment>/models/<run_id>.onnx
-  --dry-run                list the runs and exit
-  --list                   list the experiments and exit`;
-
-function overridesFrom(v: Record<string, string | boolean | undefined>): Overrides {
-  const s = (k: string) => v[k] as string | undefined;
-  const o: Overrides = {
-    d: intFlag("d", s("d")),
-    epochs: intFlag("epochs", s("epochs")),
-    samplesPerEpoch: intFlag("samples-per-epoch", s("samples-per-epoch")),
-    batch: intFlag("batch", s("batch")),
-    testSamples: intFlag("test-samples", s("test-samples")),
-    lrs: listFlag("lrs", s("lrs"), Number, "positive numbers"),
-    seeds: listFlag("seeds", s("seeds"), Number, "integers"),
-    teacherSeed: intFlag("teacher-seed", s("teacher-seed"), 0),
-    dtype: choiceFlag("dtype", s("dtype"), ["float32", "float64"] as const),
-    strategy: choiceFlag("strategy", s("strategy"), ["dense", "sparse", "auto"] as const),
-    archs: listFlag("archs", s("archs"), String, "shorthands like 16e8a"),
-    granularities: listFlag("granularities", s("granularities"), Number, "integers"),
-    relSizes: listFlag("rel-sizes", s("rel-sizes"), Number, "integers"),
-    dims: listFlag("dims", s("dims"), Number, "integers"),
-    widths: listFlag("widths", s("widths"), Number, "integers"),
-    teacherFile: s("teacher-file"),
-    weightDecay: numFlag("weight-decay", s("weight-decay")),
-    warmupSteps: intFlag("warmup-steps", s("warmup-steps"), 0),
-    schedule: choiceFlag("schedule", s("schedule"), SCHEDULES),
-  };
-  return Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as Overrides;
-}
-
-const STRING_FLAGS = [
-  "scale",
-  "grid",
-  "out",
-  "shard",
-  "threads",
-  "ep",
-  "epochs",
-  "lrs",
-  "seeds",
-  "d",
-  "batch",
-  "samples-per-epoch",
-  "test-samples",
-  "archs",
-  "granularities",
-  "rel-sizes",
-  "dims",
-  "widths",
-  "strategy",
-  "dtype",
-  "teacher-seed",
-];
-const OPTIONS: Record<string, { type: "string" | "boolean" }> = {
-  ...Object.fromEntries(STRING_FLAGS.map((k) => [k, { type: "string" as const }])),
-  "dry-run": { type: "boolean" },
-  "save-models": { type: "boolean" },
-  list: { type: "boolean" },
-  help: { type: "boolean" },
-};
-
 async function main(): Promise<number> {
-  const { values: v, positionals } = parseArgs({
-    args: Deno.args,
-    allowPositionals: true,
-    strict: true,
-    options: OPTIONS,
-  });
-  const values = v as Record<string, string | boolean | undefined> & {
-    grid?: string;
-    scale?: string;
-    ep?: string;
-    threads?: string;
-    shard?: string;
-    out?: string;
-  };
+  const { flags: values, positionals, overrides: o } = parseSweepArgs(Deno.args);
   if (values.help) {
-    console.log(HELP);
+    console.log(sweepHelp());
     return 0;
   }
   if (values.list) {
@@ -132,7 +44,6 @@ async function main(): Promise<number> {
   if (positionals.length > 1) {
     throw new UsageError(`expected at most one experiment, got ${positionals.join(" ")}`);
   }
-  const o = overridesFrom(values);
   let sweep: ResolvedSweep;
   if (values.grid) {
     if (positionals.length) {
@@ -161,12 +72,19 @@ async function main(): Promise<number> {
   const ep = choiceFlag("ep", values.ep, EXECUTION_PROVIDERS) ?? "cpu";
   checkExecutionProvider(ep);
   const threads = intFlag("threads", values.threads, 0);
+  if (threads !== undefined) checkThreads(threads, undefined, values["force-threads"] === true);
   const shard = values.shard ? parseShard(values.shard) : undefined;
-  const outDir = `${(values.out ?? "out").replace(/\/+$/, "")}/${sweep.name}`;
+  const folder = sweepFolder(sweep, values.out ?? "out", values.grid !== undefined);
+  const { outDir, configuration } = folder;
+  await checkFolderConfiguration(outDir, configuration);
+  const mine = shard ? shardRuns(sweep.runs, shard.index, shard.count) : sweep.runs;
+  const head = `${sweep.name}: ${folder.description}: ${
+    shard ? `shard ${shard.index}/${shard.count}: ${mine.length} of ` : ""
+  }${sweep.runs.length} runs -> ${outDir}`;
 
   if (values["dry-run"]) {
-    console.log(`${sweep.name}: ${sweep.runs.length} runs -> ${outDir}\n${sweep.description}`);
-    for (const r of sweep.runs) {
+    console.log(`${head}\n${sweep.description}`);
+    for (const r of mine) {
       const t = r.train;
       console.log(
         `  ${runId(r)}  ${JSON.stringify(r.labels)}  lr=${t.lr} seed=${r.seed} ${t.epochs}x${
@@ -183,8 +101,10 @@ async function main(): Promise<number> {
     scale: sweep.scale,
     figure: sweep.figure,
     description: sweep.description,
+    configuration,
   };
-  console.error(`${sweep.name}: ${sweep.runs.length} runs -> ${outDir}`);
+  console.error(head);
+  await checkWritable(outDir, "out");
   const execOpts = {
     threads,
     ep,
@@ -204,6 +124,7 @@ async function main(): Promise<number> {
     },
     versions: versions(),
     shard,
+    configuration,
     afterRebuild: async (records) => {
       await writeExperimentInfo(outDir, info);
       await writeReproduction(outDir, records, info);

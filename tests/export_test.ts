@@ -99,6 +99,41 @@ const CASES: Case[] = [
     strategy: "sparse",
   },
   {
+    name: "moe-sigmoid-selectbias-scale",
+    model: {
+      kind: "moe",
+      config: moeConfig({
+        m: 6,
+        k: 2,
+        w: 3,
+        dIn: 5,
+        dOut: 4,
+        gate: "sigmoid-topk",
+        selectBias: true,
+        routedScale: 2.5,
+      }),
+    },
+    dtype: "float64",
+  },
+  {
+    name: "moe-sigmoid-sparse",
+    model: {
+      kind: "moe",
+      config: moeConfig({ m: 5, k: 3, w: 4, dIn: 4, dOut: 3, gate: "sigmoid-topk" }),
+    },
+    dtype: "float32",
+    strategy: "sparse",
+  },
+  {
+    name: "moe-topk-selectbias-sparse",
+    model: {
+      kind: "moe",
+      config: moeConfig({ m: 6, k: 2, w: 3, dIn: 4, dOut: 3, selectBias: true }),
+    },
+    dtype: "float64",
+    strategy: "sparse",
+  },
+  {
     name: "deep-2-3",
     model: {
       kind: "deep",
@@ -145,9 +180,16 @@ const CASES: Case[] = [
 ];
 
 function paramsOf(c: Case, seed: number): ParamSet {
-  return c.model.kind === "moe"
+  const ps = c.model.kind === "moe"
     ? initMoe(c.model.config, key(seed), { dtype: c.dtype })
     : initDeepMoe(c.model.config, key(seed), { dtype: c.dtype });
+  // A selection bias starts at 0; give it values large enough to change the selection.
+  for (const [name, t] of ps) {
+    if (name.endsWith("router.select_bias")) {
+      ps.set(name, tensor(c.dtype, t.dims, normal(key(seed + 50), new Float64Array(t.dims[0]))));
+    }
+  }
+  return ps;
 }
 
 function inputs(seed: number, B: number, d: number, dtype: "float32" | "float64"): HostTensor {
@@ -291,7 +333,10 @@ Deno.test("bad configs and params: one-line errors naming the field", () => {
     );
   bad({ k: 5 }, /^k: must be an integer between 1 and m \(=4\), got 5$/);
   bad({ w: 0 }, /^w: must be an integer >= 1, got 0$/);
-  bad({ gate: "top" }, /^gate: unknown value "top" \(allowed: softmax-topk, equal, softmax-all\)$/);
+  bad(
+    { gate: "top" },
+    /^gate: unknown value "top" \(allowed: softmax-topk, equal, softmax-all, sigmoid-topk\)$/,
+  );
   bad({ activation: "tanh" }, /^activation: unknown value "tanh" \(allowed: relu, linear/);
   bad({ experts: 3 }, /^config: unknown field 'experts' \(allowed: m, k, w, dIn/);
   assert.throws(

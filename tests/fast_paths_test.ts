@@ -26,15 +26,16 @@ for (
   const [name, build] of [
     [
       "all axes, keepdims 0",
-      (g: Graph, v: Record<string, Value>) => g.op.ReduceSumSquare(v.x, undefined, 0),
+      (g: Graph, v: Record<string, Value>) => g.op.ReduceSumSquare(v.x, { keepdims: 0 }),
     ],
     [
       "axis 1, keepdims 0",
-      (g: Graph, v: Record<string, Value>) => g.op.ReduceSumSquare(v.x, [1], 0),
+      (g: Graph, v: Record<string, Value>) => g.op.ReduceSumSquare(v.x, { axes: [1], keepdims: 0 }),
     ],
     [
       "axes 0 and 2, keepdims 1",
-      (g: Graph, v: Record<string, Value>) => g.op.ReduceSumSquare(v.x, [0, 2], 1),
+      (g: Graph, v: Record<string, Value>) =>
+        g.op.ReduceSumSquare(v.x, { axes: [0, 2], keepdims: 1 }),
     ],
   ] as const
 ) {
@@ -51,9 +52,9 @@ Deno.test("customGradient replaces the generic rules of the composite it ends", 
   const built: Graph[] = [];
   const build = (g: Graph, v: Record<string, Value>) => {
     built.push(g);
-    const y = g.op.Gather(v.x, g.constant(tensor("int64", [4], perm)), 0);
+    const y = g.op.Gather(v.x, g.constant(tensor("int64", [4], perm)), { axis: 0 });
     return customGradient(y, [v.x], (c, gy) => [
-      c.op.Gather(gy, c.g.constant(tensor("int64", [4], inv)), 0),
+      c.op.Gather(gy, c.g.constant(tensor("int64", [4], inv)), { axis: 0 }),
     ]);
   };
   const err = await gradCheck({ x: rand([4, 3], 3) }, build);
@@ -64,9 +65,9 @@ Deno.test("customGradient replaces the generic rules of the composite it ends", 
   assert.equal(ops.filter((o) => o === "Gather").length, 2);
   // A wrong custom rule is caught by the same check.
   const wrong = await gradCheck({ x: rand([4, 3], 3) }, (g, v) => {
-    const y = g.op.Gather(v.x, g.constant(tensor("int64", [4], perm)), 0);
+    const y = g.op.Gather(v.x, g.constant(tensor("int64", [4], perm)), { axis: 0 });
     return customGradient(y, [v.x], (c, gy) => [
-      c.op.Gather(gy, c.g.constant(tensor("int64", [4], perm)), 0),
+      c.op.Gather(gy, c.g.constant(tensor("int64", [4], perm)), { axis: 0 }),
     ]);
   });
   assert.ok(wrong > 0.1);
@@ -77,7 +78,7 @@ Deno.test("the training Loop returns carried values without Identity copies", ()
     dtype: "float32",
     params: [{ name: "w", init: tensor("float32", [3, 2]) }],
     batch: [{ kind: "fed", name: "x", dtype: "float32", dims: [4, 3] }],
-    loss: (g, p, b) => g.op.ReduceSumSquare(g.op.MatMul(b.x, p.w), undefined, 0),
+    loss: (g, p, b) => g.op.ReduceSumSquare(g.op.MatMul(b.x, p.w), { keepdims: 0 }),
     optimizer: adamw(),
     schedule: { schedule: { kind: "constant" } },
   });
@@ -128,7 +129,7 @@ Deno.test("grad Gather with repeated rows and symbolic dims", async () => {
   const idx = tensor("int64", [7], [2, 0, 2, 2, 4, 0, 1]);
   const err = await gradCheck(
     { x: rand([5, 3, 2], 21), i: idx },
-    (g, v) => g.op.Gather(v.x, v.i, 0),
+    (g, v) => g.op.Gather(v.x, v.i, { axis: 0 }),
     { wrt: ["x"], symbolic: { x: ["n", 3, "c"] } },
   );
   assert.ok(err < TOL, `normalized error ${err.toExponential(2)}`);
@@ -161,8 +162,8 @@ Deno.test("Gather's gradient sums repeated rows exactly and reproducibly with 2 
   const g = new Graph("gather_grad");
   const x = g.input("x", "float32", [rows, width]);
   const w = g.input("w", "float32", [n, width]);
-  const y = g.op.Gather(x, g.constant(tensor("int64", [n], idx)), 0);
-  const [gx] = grad(g, g.op.ReduceSum(g.op.Mul(y, w), undefined, 0), [x]);
+  const y = g.op.Gather(x, g.constant(tensor("int64", [n], idx)), { axis: 0 });
+  const [gx] = grad(g, g.op.ReduceSum(g.op.Mul(y, w), undefined, { keepdims: 0 }), [x]);
   g.output(gx, "gx");
   const s = await Session.create(encodeModel(g), { threads: 2 });
   // Small integers: every partial sum is exact in float32, so the result is exactly known.
@@ -197,7 +198,9 @@ Deno.test("sparse per-expert weight gradients are exact with many tiles per expe
     const x = g.input("x", "float64", [B, cfg.dIn]);
     const pv = Object.fromEntries([...ps].map(([n, t]) => [n, g.input(n, "float64", t.dims)]));
     const y = moeForward(g, { ...cfg, strategy }, pv, x).y;
-    const loss = g.op.ReduceSum(g.op.Mul(y, g.constant(rand([B, cfg.dOut], 6))), undefined, 0);
+    const loss = g.op.ReduceSum(g.op.Mul(y, g.constant(rand([B, cfg.dOut], 6))), undefined, {
+      keepdims: 0,
+    });
     const names = ["moe0.experts.w1", "moe0.experts.w2"];
     grad(g, loss, names.map((n) => pv[n])).forEach((v, i) => g.output(v, `g${i}`));
     const s = await Session.create(encodeModel(g), { threads: 2 });

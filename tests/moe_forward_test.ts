@@ -12,6 +12,7 @@ import {
   deepMoeConfig,
   deepMoeForward,
   deepMoeReference,
+  deepParamShapes,
   erf,
   GATES,
   initDeepMoe,
@@ -328,6 +329,11 @@ Deno.test("deep MoE matches its reference (depth, residual, dense layers, both s
         strategy,
       });
       const ps = initDeepMoe(cfg, key(++seed), { dtype: "float64" });
+      // One layout: init draws exactly the tensors deepParamShapes names, in its order.
+      assert.deepEqual(
+        [...ps].map(([name, t]) => [name, t.dims]),
+        deepParamShapes(cfg).map((p) => [p.name, p.dims]),
+      );
       const xs = inputs(seed, 24, cfg.dIn);
       const ref = deepMoeReference(cfg, ps, xs);
       const got = await runDeep(cfg, ps, xs);

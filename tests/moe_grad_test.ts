@@ -93,7 +93,7 @@ async function checkGrads(
     }
   }
   const weights = g.constant(tensor("float64", yDims, normals(99, yDims.reduce((a, b) => a * b))));
-  const loss = g.op.ReduceSum(g.op.Mul(y, weights), undefined, 0);
+  const loss = g.op.ReduceSum(g.op.Mul(y, weights), undefined, { keepdims: 0 });
   g.output(loss, "loss");
   grad(g, loss, opts.wrt.map((k) => vals[k])).forEach((gv, i) =>
     g.output(gv, `grad_${opts.wrt[i]}`)

@@ -47,6 +47,13 @@ async function sweep(args: string[], task?: string) {
   return { code: out.code, stdout: dec(out.stdout), stderr: dec(out.stderr) };
 }
 
+/** The output folder a sweep prints on its first line ("fig2: configuration ...: N runs -> DIR"). */
+function folderOf(firstLines: string): string {
+  const m = /-> (\S+)\n/.exec(firstLines);
+  assert.ok(m, `no folder in: ${firstLines}`);
+  return m[1];
+}
+
 function pngSize(png: Uint8Array): { width: number; height: number } {
   assert.deepEqual([...png.subarray(0, 8)], [137, 80, 78, 71, 13, 10, 26, 10], "PNG signature");
   const v = new DataView(png.buffer, png.byteOffset);
@@ -71,7 +78,9 @@ Deno.test("tiny fig2 sweep end to end: CSV columns and values, figures", async (
   const root = await Deno.makeTempDir();
   const r = await sweep([...TINY, "--out", root]);
   assert.equal(r.code, 0, r.stderr);
-  const dir = `${root}/fig2`;
+  // TINY changes the configuration (epochs, d...): its own folder, named by a hash.
+  const dir = folderOf(r.stderr);
+  assert.match(dir, new RegExp(`^${root}/fig2-[0-9a-f]{8}$`));
   const results = parseCsv(await Deno.readTextFile(`${dir}/results.csv`));
   assert.equal(results.length, 4);
   assert.deepEqual(Object.keys(results[0]).slice(0, RESULTS_COLUMNS.length), [...RESULTS_COLUMNS]);
@@ -152,7 +161,8 @@ Deno.test("a sweep killed with SIGKILL loses no finished run and resumes", async
   const root = await Deno.makeTempDir();
   // Longer runs than TINY (about half a second each), so the kill lands mid-sweep.
   const args = [...TINY, "--lrs", "0.01,0.003", "--epochs", "8", "--out", root];
-  const runs = `${root}/fig2/runs`;
+  const dir = folderOf((await sweep([...args, "--dry-run"])).stdout);
+  const runs = `${dir}/runs`;
   const child = sweepCmd(args).spawn();
   // Kill as soon as two runs are finished.
   const records = () => {
@@ -184,7 +194,7 @@ Deno.test("a sweep killed with SIGKILL loses no finished run and resumes", async
   for (const [name, text] of survivors) {
     assert.equal(await Deno.readTextFile(`${runs}/${name}`), text, `${name} was redone`);
   }
-  const results = parseCsv(await Deno.readTextFile(`${root}/fig2/results.csv`));
+  const results = parseCsv(await Deno.readTextFile(`${dir}/results.csv`));
   assert.equal(results.length, 8);
   assert.equal(new Set(results.map((x) => x.run_id)).size, 8);
   await Deno.remove(root, { recursive: true });

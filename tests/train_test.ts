@@ -62,7 +62,10 @@ function mlp(g: Graph, p: Record<string, Value>, x: Value): Value {
 
 function mse(g: Graph, pred: Value, y: Value): Value {
   const d = g.op.Sub(pred, y);
-  return g.op.ReduceMean(g.op.ReduceSum(g.op.Mul(d, d), [1], 0), [0], 0);
+  return g.op.ReduceMean(g.op.ReduceSum(g.op.Mul(d, d), [1], { keepdims: 0 }), {
+    axes: [0],
+    keepdims: 0,
+  });
 }
 
 function spec(dtype: FloatDType, opt = adamw(), totalSteps = 400): TrainProgramSpec {

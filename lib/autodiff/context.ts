@@ -66,7 +66,7 @@ export function makeContext(g: Graph, needs: (x: Value) => boolean): RuleContext
           }
         }
         if (decided) {
-          const summed = axes.length ? op.ReduceSum(grad, axes, 1) : grad;
+          const summed = axes.length ? op.ReduceSum(grad, axes, { keepdims: 1 }) : grad;
           return axes.length || lead ? op.Reshape(summed, shapeOf(x)) : summed;
         }
       }
@@ -77,9 +77,9 @@ export function makeContext(g: Graph, needs: (x: Value) => boolean): RuleContext
         op.Reshape(op.Sub(op.Size(sg), op.Size(sx)), [1]),
         tensor("int64", [1], [1]),
       );
-      const padded = op.Concat([pad, sx], 0);
+      const padded = op.Concat([pad, sx], { axis: 0 });
       const axes = op.Reshape(op.NonZero(op.Not(op.Equal(padded, sg))), [-1]);
-      const summed = g.node("ReduceSum", [grad, axes], { keepdims: 1, noop_with_empty_axes: 1 })[0];
+      const summed = op.ReduceSum(grad, axes, { keepdims: 1, noop_with_empty_axes: 1 });
       return op.Reshape(summed, sx);
     },
   };

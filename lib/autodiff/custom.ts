@@ -8,6 +8,7 @@
  */
 import type { Node, Value } from "../graph/builder.ts";
 import type { RuleContext } from "./context.ts";
+import { GradError } from "./errors.ts";
 
 /**
  * Backward of a custom step: given the gradient of its output, returns the gradients of its
@@ -30,7 +31,7 @@ const STEPS = new WeakMap<Node, CustomStep>();
 export function customGradient(out: Value, inputs: readonly Value[], rule: CustomRule): Value {
   const node = out.producer;
   if (!node || node.outputs.length !== 1) {
-    throw new Error(`customGradient: '${out.name}' must be the single output of a node`);
+    throw new GradError(`customGradient: '${out.name}' must be the single output of a node`);
   }
   STEPS.set(node, { inputs: [...inputs], rule });
   return out;

@@ -1,34 +1,56 @@
 /**
  * Reverse-mode autodiff over a built graph: appends the gradient nodes (standard ONNX ops
- * only) to the same graph. Each op's backward rule lives in rules.ts; this file walks the
- * nodes between the parameters and the loss in reverse order and accumulates gradients.
+ * only) to the same graph. Each op's backward rule is declared with the op (lib/graph/ops/);
+ * this file walks the nodes between the parameters and the loss in reverse order, builds only
+ * the input gradients that are wanted, sums broadcast gradients back to their inputs' shapes
+ * (for the ops that declare `unbroadcast`), checks what each rule returns and accumulates.
  */
-import { type Graph, GraphError, type Node, type Value } from "../graph/builder.ts";
+import type { Graph, Node, Value } from "../graph/builder.ts";
 import { isFloat } from "../graph/dtype.ts";
-import { RULES } from "./rules.ts";
+import { OPS } from "../graph/ops.ts";
+import type { OpDef } from "../graph/ops/def.ts";
+import { fmtShape } from "../graph/shapes.ts";
 import { makeContext } from "./context.ts";
 import { customStep } from "./custom.ts";
+import { GradError } from "./errors.ts";
 
-export class GradError extends GraphError {
-  override name = "GradError";
-}
+export { GradError };
 
 export interface GradOptions {
   /** The gradient of the loss itself (default: 1). */
   seed?: Value;
+  /**
+   * What a parameter the loss does not depend on gets: `"zeros"` (default), an explicit zero
+   * tensor of its shape, or `"undefined"`, nothing (torch's None), e.g. so that an optimizer
+   * leaves it untouched as torch's do.
+   */
+  unused?: "zeros" | "undefined";
 }
 
 /**
  * Appends to `g` the gradients of the scalar `loss` with respect to each of `wrt`, and returns
  * them in the same order. A parameter the loss does not depend on (e.g. the router under the
- * `equal` gate) gets an explicit zero tensor of its shape.
+ * `equal` gate) gets an explicit zero tensor of its shape, or undefined with
+ * `unused: "undefined"`.
  */
 export function grad(
   g: Graph,
   loss: Value,
   wrt: readonly Value[],
+  opts?: GradOptions & { unused?: "zeros" },
+): Value[];
+export function grad(
+  g: Graph,
+  loss: Value,
+  wrt: readonly Value[],
+  opts: GradOptions & { unused: "undefined" },
+): (Value | undefined)[];
+export function grad(
+  g: Graph,
+  loss: Value,
+  wrt: readonly Value[],
   opts: GradOptions = {},
-): Value[] {
+): (Value | undefined)[] {
   if (!isFloat(loss.dtype)) {
     throw new GradError(`grad: loss '${loss.name}' must be a float, got ${loss.dtype}`);
   }
@@ -91,26 +113,56 @@ export function grad(
       const gxs = custom.rule(ctx, gys[0]!);
       custom.inputs.forEach((x, i) => {
         const gx = gxs[i];
-        if (gx && ctx.needs(x)) push(x, gx);
+        if (gx && ctx.needs(x)) push(x, checked(n, i, x, gx));
       });
       continue;
     }
-    const rule = RULES[n.opType];
-    if (!rule) {
+    const d: OpDef | undefined = Object.hasOwn(OPS, n.opType) ? OPS[n.opType] : undefined;
+    if (!d?.grad) {
       throw new GradError(
-        `grad: no gradient rule for op '${n.opType}' (node ${n.name}) on the path ${
-          pathTo(n, dependsVia)
-        } -> ... -> ${loss.name}`,
+        `grad: no gradient rule for op '${n.opType}'${
+          d?.noGrad ? ` (${d.noGrad})` : ""
+        } (node ${n.name}) on the path ${pathTo(n, dependsVia)} -> ... -> ${loss.name}`,
       );
     }
-    const gxs = rule(ctx, n, gys);
+    const gxs = d.grad(ctx, n, gys);
+    if (gxs.length > n.inputs.length) {
+      throw new GradError(
+        `grad: node ${n.name} (${n.opType}): its rule returned ${gxs.length} gradients for ${n.inputs.length} inputs`,
+      );
+    }
     n.inputs.forEach((x, i) => {
-      const gx = gxs[i];
-      if (x && gx && ctx.needs(x)) push(x, gx);
+      const r = gxs[i];
+      if (!x || r === undefined || !ctx.needs(x)) return;
+      const gx = typeof r === "function" ? r() : r;
+      const ub = d.unbroadcast;
+      push(x, checked(n, i, x, ub === "all" || ub?.includes(i) ? ctx.unbroadcast(gx, x) : gx));
     });
   }
+  if (opts.unused === "undefined") return wrt.map((p) => total(p));
   return wrt.map((p) => total(p) ?? ctx.zerosLike(p));
 }
+
+/** The gradient `gx` of input `i` of `n`, after checking its dtype and (static) shape. */
+function checked(n: Node, i: number, x: Value, gx: Value): Value {
+  const bad = gx.dtype !== x.dtype
+    ? `dtype ${gx.dtype}`
+    : isStatic(gx.shape) && isStatic(x.shape) &&
+        (gx.shape.length !== x.shape.length || gx.shape.some((d, j) => d !== x.shape![j]))
+    ? `shape ${fmtShape(gx.shape)}`
+    : undefined;
+  if (bad) {
+    throw new GradError(
+      `grad: node ${n.name} (${n.opType}): the gradient of input ${i} ('${x.name}': ${x.dtype}${
+        fmtShape(x.shape)
+      }) has ${bad}`,
+    );
+  }
+  return gx;
+}
+
+const isStatic = (s: readonly unknown[] | undefined): s is number[] =>
+  s !== undefined && s.every((d) => typeof d === "number");
 
 function pathTo(n: Node, dependsVia: Map<Value, Value | null>): string {
   const chain: string[] = [n.name];

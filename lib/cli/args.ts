@@ -1,5 +1,10 @@
-/** Small helpers for the thin CLI entry points in tasks/: typed flag values with one-line errors. */
+/**
+ * Small helpers for the thin CLI entry points in tasks/: typed flag values with one-line
+ * errors, and `runMain`, which tells usage errors (one line, exit 2) from internal ones (stack,
+ * exit 70).
+ */
 
+/** Bad input from the user: reported as one line, exit code 2. */
 export class UsageError extends Error {
   override name = "UsageError";
 }
@@ -54,15 +59,60 @@ export function choiceFlag<T extends string>(
   return v as T;
 }
 
-/** Runs a CLI main, turning expected errors into one line on stderr and exit code 2. */
+/** Exit code of a usage error (bad flags, config or input files): one line on stderr. */
+export const USAGE_EXIT = 2;
+/** Exit code of an internal error (a bug): its stack on stderr. */
+export const INTERNAL_EXIT = 70;
+
+/** A broken invariant inside the toolkit (a bug, not bad input). */
+export class InternalError extends Error {
+  override name = "InternalError";
+}
+
+/**
+ * Error classes that mean a bug rather than bad input. Everything else (`Error` with a one-line
+ * message naming the field, UsageError, execution-provider and file-system errors) is a usage
+ * error.
+ */
+const INTERNAL_NAMES = new Set([
+  "TypeError",
+  "RangeError",
+  "ReferenceError",
+  "SyntaxError",
+  "EvalError",
+  "URIError",
+  "AssertionError",
+  "GraphError",
+  "GradError",
+  "InternalError",
+]);
+
+/** Whether `e` is an internal error (printed with its stack) rather than a usage error. */
+export function isInternalError(e: unknown): boolean {
+  if (!(e instanceof Error)) return true;
+  if (e instanceof UsageError) return false;
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS")) return false; // node:util
+  return INTERNAL_NAMES.has(e.name);
+}
+
+/**
+ * Runs a CLI main and exits with its code. A usage error prints one line on stderr and exits
+ * with USAGE_EXIT; an internal error prints its stack and exits with INTERNAL_EXIT.
+ */
 export async function runMain(prog: string, main: () => Promise<number>): Promise<never> {
   let code: number;
   try {
     code = await main();
   } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
-    console.error(`${prog}: ${msg.split("\n")[0]}`);
-    code = 2;
+    if (isInternalError(e)) {
+      const text = e instanceof Error ? e.stack ?? `${e.name}: ${e.message}` : String(e);
+      console.error(`${prog}: internal error (please report it): ${text}`);
+      code = INTERNAL_EXIT;
+    } else {
+      console.error(`${prog}: ${(e as Error).message.split("\n")[0]}`);
+      code = USAGE_EXIT;
+    }
   }
   Deno.exit(code);
 }

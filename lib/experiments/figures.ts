@@ -10,6 +10,8 @@ import { savePng } from "../plot/render.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import type { FigureKind } from "./registry.ts";
 import { fmtNumber } from "./reproduction.ts";
+import type { Configuration } from "../sweep/configuration.ts";
+import { isShorthand, parseShorthand } from "../nn/config.ts";
 
 type Row = Record<string, string>;
 
@@ -20,6 +22,8 @@ export interface ExperimentInfo {
   scale: string;
   figure: FigureKind;
   description: string;
+  /** What the folder's runs share (lib/sweep/configuration.ts); absent in older folders. */
+  configuration?: Configuration;
 }
 
 export async function writeExperimentInfo(outDir: string, info: ExperimentInfo): Promise<void> {
@@ -51,9 +55,10 @@ async function readRows(path: string): Promise<Row[]> {
 const num = (s: string | undefined) => (s === undefined || s === "" ? NaN : Number(s));
 /** Orders architectures like 4e2a < 8e4a < 12e6a by (m, k), other labels as strings. */
 function archOrder(a: string, b: string): number {
-  const pa = /^(\d+)e(\d+)a$/.exec(a);
-  const pb = /^(\d+)e(\d+)a$/.exec(b);
-  if (pa && pb) return Number(pa[1]) - Number(pb[1]) || Number(pa[2]) - Number(pb[2]);
+  if (isShorthand(a) && isShorthand(b)) {
+    const [pa, pb] = [parseShorthand(a), parseShorthand(b)];
+    return pa.m - pb.m || pa.k - pb.k;
+  }
   return a < b ? -1 : a > b ? 1 : 0;
 }
 

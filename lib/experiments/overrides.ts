@@ -1,128 +1,125 @@
 /**
- * Plain overrides of a preset's settings (nanoGPT style): every field is optional and
- * replaces the preset's value when given. Validated here so that a bad value is a one-line
- * error naming the field before anything runs.
+ * The overrides of a preset's settings (nanoGPT style), declared once as a knob table, and the
+ * training protocol they adjust. A bad value is a one-line error naming the field before
+ * anything runs.
  */
 import type { TrainConfig } from "../sweep/types.ts";
+import {
+  checkKnobs,
+  choice,
+  int,
+  ints,
+  type KnobTable,
+  type KnobValues,
+  num,
+  nums,
+  str,
+  strs,
+} from "../cli/knobs.ts";
+import { isShorthand, STRATEGIES } from "../nn/config.ts";
 
 export const SCALES = ["quick", "full"] as const;
 export type Scale = typeof SCALES[number];
 
-export interface Overrides {
-  d?: number;
-  epochs?: number;
-  samplesPerEpoch?: number;
-  batch?: number;
-  testSamples?: number;
-  lrs?: number[];
-  seeds?: number[];
-  teacherSeed?: number;
-  dtype?: "float32" | "float64";
-  strategy?: "dense" | "sparse" | "auto";
-  /** Paper A heatmaps: the architectures of the grid (shorthand, e.g. 16e8a). */
-  archs?: string[];
-  /** Paper A size sweeps: granularities and relative sizes. */
-  granularities?: number[];
-  relSizes?: number[];
-  /** Paper B: ambient dimensions and expert widths. */
-  dims?: number[];
-  widths?: number[];
-  /** Paper A: a teacher loaded from an exported .onnx file instead of the preset's teachers. */
-  teacherFile?: string;
-  /** Training protocol. */
-  weightDecay?: number;
-  warmupSteps?: number;
-  schedule?: "cosine-epoch" | "cosine-step" | "constant";
-  /** Set when any override is given, so results say the scale was customized. */
-  custom?: boolean;
-}
-
 export const SCHEDULES = ["cosine-epoch", "cosine-step", "constant"] as const;
 
-const posInt = (x: unknown) => Number.isInteger(x) && (x as number) > 0;
+const SHORTHAND = "shorthands like 16e8a with 1 <= k <= m";
 
-function check(field: string, ok: boolean, want: string, got: unknown): void {
-  if (!ok) throw new Error(`${field}: must be ${want}, got ${JSON.stringify(got)}`);
+/**
+ * Every setting a user can override, on the command line (`--samples-per-epoch 65536`) or in a
+ * JSON grid (`"samplesPerEpoch": 65536`). A new knob is one entry here (then read it where the
+ * presets build their runs); flags, `--help`, grid fields and validation follow from it.
+ * `arg` is the example `--help` shows and the CLI test tries. Entries with `select` pick runs of
+ * the preset's grid without changing them (same run ids, same output folder).
+ */
+export const OVERRIDES = {
+  d: int({ arg: "32", help: "input dimension (paper A keeps the preset's active neurons per d)" }),
+  epochs: int({ arg: "10", help: "training epochs" }),
+  samplesPerEpoch: int({ arg: "65536", help: "fresh training samples per epoch" }),
+  batch: int({ arg: "1024", help: "batch size (a divisor of the samples per epoch)" }),
+  testSamples: int({ arg: "1024", help: "test samples (drawn once per run)" }),
+  lrs: nums({
+    arg: "0.01,0.003",
+    help: "learning rates, one run each",
+    want: "positive numbers",
+    ok: (x) => x > 0,
+  }),
+  seeds: ints({ arg: "0,1", min: 0, help: "trial seeds (student init and data), one run each" }),
+  teacherSeed: int({ arg: "1", min: 0, help: "paper A: seed of the teacher's weights" }),
+  dtype: choice(["float32", "float64"], { help: "floating-point type of the whole run" }),
+  strategy: choice(STRATEGIES, {
+    help: "MoE compute: all experts masked, per-expert dispatch, or by size",
+  }),
+  archs: strs({
+    arg: "4e2a,16e8a",
+    help: "paper A heatmaps: the architectures (teachers and students)",
+    want: SHORTHAND,
+    ok: isShorthand,
+  }),
+  granularities: ints({ arg: "2,4", help: "paper A size sweeps: student granularities g" }),
+  relSizes: ints({ arg: "1,2", help: "paper A size sweeps: relative sizes x (2·x·g experts)" }),
+  dims: ints({ arg: "16,32", help: "paper B: ambient dimensions D" }),
+  widths: ints({ arg: "16,32", help: "paper B: expert widths" }),
+  teacherFile: str({
+    arg: "models/teacher-16e8a-d64-seed0.onnx",
+    help: "paper A: learn this exported teacher instead of the preset's",
+    want: "a file path",
+  }),
+  weightDecay: num({ arg: "0.1", min: 0, help: "AdamW weight decay" }),
+  warmupSteps: int({ arg: "100", min: 0, help: "linear learning-rate warm-up steps" }),
+  schedule: choice(SCHEDULES, { help: "learning-rate schedule (default cosine-epoch)" }),
+  teachers: strs({
+    arg: "32e16a",
+    help: "run only these teachers' cells",
+    want: SHORTHAND,
+    ok: isShorthand,
+    select: true,
+  }),
+  students: strs({
+    arg: "4e2a,8e4a",
+    help: "run only these students' cells",
+    want: SHORTHAND,
+    ok: isShorthand,
+    select: true,
+  }),
+  cells: strs({
+    arg: "32e16a:4e2a,8e4a:8e4a",
+    help: "run only these teacher:student cells",
+    want: "teacher:student pairs like 32e16a:4e2a",
+    ok: (x) => x.split(":").length === 2 && x.split(":").every(isShorthand),
+    select: true,
+  }),
+} satisfies KnobTable;
+
+/**
+ * Plain overrides of a preset's settings (every field optional, replacing the preset's value
+ * when given), as declared in `OVERRIDES`.
+ */
+export type Overrides = KnobValues<typeof OVERRIDES> & {
+  /** Set by the registry when a run-shaping override is given: the scale is "custom". */
+  custom?: boolean;
+};
+
+/** The keys of the selection entries (they pick runs and change none). */
+export const SELECTION_KEYS = Object.entries(OVERRIDES).filter(([, k]) => k.select).map((
+  [key],
+) => key) as (keyof Overrides)[];
+
+/** The overrides that change run configs: all given ones except selections and `custom`. */
+export function shapingOverrides(o: Overrides): Overrides {
+  return Object.fromEntries(
+    Object.entries(o).filter(([k, v]) =>
+      v !== undefined && k !== "custom" && !(SELECTION_KEYS as string[]).includes(k)
+    ),
+  ) as Overrides;
 }
 
 /** Throws a one-line error naming the first invalid field. */
 export function validateOverrides(o: Overrides): void {
-  for (const f of ["d", "epochs", "samplesPerEpoch", "batch", "testSamples"] as const) {
-    if (o[f] !== undefined) check(f, posInt(o[f]), "a positive integer", o[f]);
-  }
-  if (o.lrs) {
-    check(
-      "lrs",
-      o.lrs.length > 0 && o.lrs.every((x) => x > 0 && Number.isFinite(x)),
-      "positive numbers",
-      o.lrs,
-    );
-  }
-  if (o.seeds) {
-    check("seeds", o.seeds.length > 0 && o.seeds.every(Number.isSafeInteger), "integers", o.seeds);
-  }
-  if (o.teacherSeed !== undefined) {
-    check("teacherSeed", Number.isSafeInteger(o.teacherSeed), "an integer", o.teacherSeed);
-  }
-  if (o.dtype) {
-    check("dtype", ["float32", "float64"].includes(o.dtype), "one of float32, float64", o.dtype);
-  }
-  if (o.strategy) {
-    check(
-      "strategy",
-      ["dense", "sparse", "auto"].includes(o.strategy),
-      "one of dense, sparse, auto",
-      o.strategy,
-    );
-  }
-  if (o.archs) {
-    for (const a of o.archs) {
-      const r = /^(\d+)e(\d+)a$/.exec(a);
-      check(
-        "archs",
-        r !== null && Number(r[2]) >= 1 && Number(r[2]) <= Number(r[1]),
-        "shorthands like 16e8a with 1 <= k <= m",
-        a,
-      );
-    }
-  }
-  for (const f of ["granularities", "relSizes", "dims", "widths"] as const) {
-    const v = o[f];
-    if (v) check(f, v.length > 0 && v.every(posInt), "positive integers", v);
-  }
-  if (o.weightDecay !== undefined) {
-    check(
-      "weightDecay",
-      o.weightDecay >= 0 && Number.isFinite(o.weightDecay),
-      "a number >= 0",
-      o.weightDecay,
-    );
-  }
-  if (o.warmupSteps !== undefined) {
-    check(
-      "warmupSteps",
-      Number.isInteger(o.warmupSteps) && o.warmupSteps >= 0,
-      "an integer >= 0",
-      o.warmupSteps,
-    );
-  }
-  if (o.schedule) {
-    check("schedule", SCHEDULES.includes(o.schedule), `one of ${SCHEDULES.join(", ")}`, o.schedule);
-  }
-  if (o.teacherFile !== undefined) {
-    check(
-      "teacherFile",
-      typeof o.teacherFile === "string" && o.teacherFile !== "",
-      "a file path",
-      o.teacherFile,
-    );
-  }
-  if (o.batch && o.samplesPerEpoch) {
-    check(
-      "batch",
-      o.samplesPerEpoch % o.batch === 0,
-      `a divisor of samplesPerEpoch (${o.samplesPerEpoch})`,
-      o.batch,
+  checkKnobs(OVERRIDES, o);
+  if (o.batch && o.samplesPerEpoch && o.samplesPerEpoch % o.batch !== 0) {
+    throw new Error(
+      `batch: must be a divisor of samplesPerEpoch (${o.samplesPerEpoch}), got ${o.batch}`,
     );
   }
 }

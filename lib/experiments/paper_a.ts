@@ -7,6 +7,7 @@
 import type { MoeSpec, RunConfig } from "../sweep/types.ts";
 import { type Overrides, protocol, type Scale } from "./overrides.ts";
 import { teacherFileTarget } from "./teacher_file.ts";
+import { parseShorthand, shorthand } from "../nn/config.ts";
 
 const FIG2_GRID = ["4e2a", "8e4a", "12e6a", "16e8a", "20e10a", "24e12a", "28e14a", "32e16a"];
 const FIG2_QUICK = ["4e2a", "8e4a", "16e8a", "32e16a"];
@@ -46,12 +47,6 @@ function scaleOf(scale: Scale, kwOverD: 1 | 4): PaperAScale {
     testSamples: 2 ** 12,
     lrs: [1e-2],
   };
-}
-
-function parse(s: string): { m: number; k: number } {
-  const r = /^(\d+)e(\d+)a$/.exec(s);
-  if (!r) throw new Error(`architecture: expected shorthand like 16e8a, got '${s}'`);
-  return { m: Number(r[1]), k: Number(r[2]) };
 }
 
 export function moeSpec(
@@ -111,7 +106,7 @@ function runsFor(
     const p = file
       ? {
         ...p0,
-        labels: { ...p0.labels, teacher: `${file.config.m}e${file.config.k}a` },
+        labels: { ...p0.labels, teacher: shorthand(file.config.m, file.config.k) },
       }
       : p0;
     const key = JSON.stringify([p.student, p.labels]);
@@ -164,7 +159,11 @@ export function heatmapRuns(
   const pairs: Pair[] = [];
   for (const t of grid) {
     for (const st of grid) {
-      pairs.push({ teacher: parse(t), student: parse(st), labels: { teacher: t, student: st } });
+      pairs.push({
+        teacher: parseShorthand(t),
+        student: parseShorthand(st),
+        labels: { teacher: t, student: st },
+      });
     }
   }
   return runsFor(experiment, scale, o, pairs, { kwOverD, studentRouterBias: false, studentActive });
@@ -189,7 +188,7 @@ export function sizeRuns(
       pairs.push({
         teacher: { m: 16, k: 8 },
         student,
-        labels: { teacher: "16e8a", student: `${student.m}e${g}a`, granularity: g, rel_size: x },
+        labels: { teacher: "16e8a", student: shorthand(student.m, g), granularity: g, rel_size: x },
       });
     }
   }

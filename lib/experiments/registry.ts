@@ -6,7 +6,16 @@
  *     "archs": ["4e2a", "16e8a"], "lrs": [0.01], "epochs": 10 }
  */
 import type { RunConfig } from "../sweep/types.ts";
-import { type Overrides, type Scale, SCALES, validateOverrides } from "./overrides.ts";
+import {
+  OVERRIDES,
+  type Overrides,
+  type Scale,
+  SCALES,
+  shapingOverrides,
+  validateOverrides,
+} from "./overrides.ts";
+import { knobsFromJson } from "../cli/knobs.ts";
+import { selectRuns } from "./selection.ts";
 import { PAPER_A } from "./paper_a.ts";
 import { PAPER_B } from "./paper_b.ts";
 
@@ -53,41 +62,22 @@ export interface ResolvedSweep {
   runs: RunConfig[];
 }
 
-/** A preset at a scale, with overrides. Quick results go to out/<name>, others to out/<name>-<scale>. */
+/**
+ * A preset at a scale, with overrides. Quick results go to out/<name>, others to
+ * out/<name>-<scale>. Selections (`teachers`, `students`, `cells`) only pick runs: the runs, their
+ * ids and the output folder are those of the preset without them.
+ */
 export function resolvePreset(name: string, scale: string, o: Overrides = {}): ResolvedSweep {
   const e = experimentByName(name);
   checkScale(scale);
   validateOverrides(o);
-  const custom = Object.keys(o).length > 0;
+  const shaping = shapingOverrides(o);
+  const custom = Object.keys(shaping).length > 0;
   const outName = scale === "quick" ? name : `${name}-${scale}`;
-  const runs = e.runs(scale, { ...o, custom }).map((r) => ({ ...r, experiment: outName }));
+  const runs = selectRuns(e.runs(scale, { ...shaping, custom }), o)
+    .map((r) => ({ ...r, experiment: outName }));
   return { name: outName, base: name, scale, figure: e.figure, description: e.description, runs };
 }
-
-const OVERRIDE_FIELDS: Record<
-  keyof Omit<Overrides, "custom">,
-  "int" | "num" | "ints" | "nums" | "strs" | "str"
-> = {
-  d: "int",
-  epochs: "int",
-  samplesPerEpoch: "int",
-  batch: "int",
-  testSamples: "int",
-  lrs: "nums",
-  seeds: "ints",
-  teacherSeed: "int",
-  dtype: "str",
-  strategy: "str",
-  archs: "strs",
-  granularities: "ints",
-  relSizes: "ints",
-  dims: "ints",
-  widths: "ints",
-  teacherFile: "str",
-  weightDecay: "num",
-  warmupSteps: "int",
-  schedule: "str",
-};
 
 /** Parses and validates a JSON grid; errors name the file and the field. */
 export function parseGrid(text: string, source: string): ResolvedSweep {
@@ -101,7 +91,7 @@ export function parseGrid(text: string, source: string): ResolvedSweep {
     throw new Error(`${source}: must hold a JSON object like {"name": ..., "base": "fig2", ...}`);
   }
   const g = raw as Record<string, unknown>;
-  const allowed = ["name", "base", "scale", ...Object.keys(OVERRIDE_FIELDS)];
+  const allowed = ["name", "base", "scale", ...Object.keys(OVERRIDES)];
   for (const k of Object.keys(g)) {
     if (!allowed.includes(k)) {
       throw new Error(`${source}: unknown field '${k}' (allowed: ${allowed.join(", ")})`);
@@ -125,38 +115,8 @@ export function parseGrid(text: string, source: string): ResolvedSweep {
   if (typeof scale !== "string") {
     throw new Error(`${source}: scale: must be one of ${SCALES.join(", ")}`);
   }
-  const o: Overrides = {};
-  for (const [k, kind] of Object.entries(OVERRIDE_FIELDS)) {
-    const v = g[k];
-    if (v === undefined) continue;
-    const ok = kind === "int"
-      ? Number.isInteger(v)
-      : kind === "num"
-      ? typeof v === "number"
-      : kind === "str"
-      ? typeof v === "string"
-      : Array.isArray(v) &&
-        v.every((x) => (kind === "strs"
-          ? typeof x === "string"
-          : kind === "ints"
-          ? Number.isInteger(x)
-          : typeof x === "number")
-        );
-    if (!ok) {
-      const want = {
-        int: "an integer",
-        num: "a number",
-        str: "a string",
-        ints: "a list of integers",
-        nums: "a list of numbers",
-        strs: "a list of strings",
-      }[kind];
-      throw new Error(`${source}: ${k}: must be ${want}, got ${JSON.stringify(v)}`);
-    }
-    (o as Record<string, unknown>)[k] = v;
-  }
   try {
-    const r = resolvePreset(g.base, scale, o);
+    const r = resolvePreset(g.base, scale, knobsFromJson(OVERRIDES, g));
     const runs = r.runs.map((run) => ({
       ...run,
       experiment: g.name as string,

@@ -4,11 +4,11 @@
  * while building, naming the node: a value from an unrelated graph, a dtype clash, an
  * attribute of the wrong type, a missing input.
  */
-import { type DType, dtypeFromOnnx, isFloat, ONNX_DTYPE } from "./dtype.ts";
+import { type DType, isFloat } from "./dtype.ts";
 import { type HostTensor, scalar, tensor } from "./tensor.ts";
-import { type AttrType, type OpSchema, SCHEMAS } from "./schema.ts";
-import { inferShape } from "./shapes.ts";
-import { makeOps, type Ops } from "./ops.ts";
+import type { OpDef } from "./ops/def.ts";
+import { makeOps, OPS, type Ops } from "./ops.ts";
+import { expandSlots, isFixed, isHostTensor, outputDTypes, tagAttrs } from "./signature.ts";
 import { GraphError } from "./errors.ts";
 
 /** A dimension: a size, a symbolic name such as "batch", or null (unknown). */
@@ -25,22 +25,12 @@ export type Attr =
   | { type: "tensor"; value: HostTensor }
   | { type: "graph"; value: Graph };
 
-/** An attribute as a caller writes it: plain values are tagged from the op's schema. */
-export type AttrInput = number | string | number[] | HostTensor | Graph | Attr;
-
-/** Explicit tags for attributes of ops the schema does not know. */
-export const attr = {
-  float: (value: number): Attr => ({ type: "float", value }),
-  int: (value: number): Attr => ({ type: "int", value }),
-  floats: (value: number[]): Attr => ({ type: "floats", value }),
-  ints: (value: number[]): Attr => ({ type: "ints", value }),
-  string: (value: string): Attr => ({ type: "string", value }),
-};
+/** An attribute as a caller writes it: plain values are tagged from the op's declaration. */
+export type AttrInput = number | string | number[] | HostTensor | Graph;
 
 export interface Node {
   readonly name: string;
   readonly opType: string;
-  readonly domain: string;
   /** `undefined` marks an omitted optional input (encoded as ""). */
   readonly inputs: readonly (Value | undefined)[];
   readonly outputs: readonly Value[];
@@ -74,7 +64,6 @@ export interface NodeOptions {
   name?: string;
   /** Hints for output names (made unique). */
   outputNames?: string[];
-  domain?: string;
 }
 
 interface RootState {
@@ -235,12 +224,11 @@ export class Graph {
     attrs: Record<string, AttrInput | undefined> = {},
     opts: NodeOptions & { exactNames?: boolean } = {},
   ): Value[] {
-    const schema = SCHEMAS[opType];
-    const domain = opts.domain ?? "";
+    const schema = Object.hasOwn(OPS, opType) ? OPS[opType] : undefined;
     const nodeName = opts.name ? this.claim(opts.name, "node") : this.uniqueName(opType);
     const where = `node ${nodeName} (${opType})`;
-    if (!schema && domain === "") {
-      throw new GraphError(`${where}: unknown op (add it to lib/graph/schema.ts)`);
+    if (!schema) {
+      throw new GraphError(`${where}: unknown op (declare it in lib/graph/ops/)`);
     }
     const tagged = tagAttrs(where, schema, attrs);
     const ins = this.resolveInputs(where, schema, inputs);
@@ -248,12 +236,18 @@ export class Graph {
     const node: {
       name: string;
       opType: string;
-      domain: string;
       inputs: (Value | undefined)[];
       outputs: Value[];
       attrs: Map<string, Attr>;
-    } = { name: nodeName, opType, domain, inputs: ins, outputs: [], attrs: tagged };
-    const shapes = inferShape(where, this, opType, ins, tagged, dtypes.length);
+    } = { name: nodeName, opType, inputs: ins, outputs: [], attrs: tagged };
+    const shapes = schema.shape?.({
+      where,
+      g: this,
+      ins,
+      s0: ins[0]?.shape,
+      attrs: tagged,
+      nOut: dtypes.length,
+    });
     dtypes.forEach((dt, i) => {
       const hint = opts.outputNames?.[i] ??
         (dtypes.length === 1 ? nodeName : `${nodeName}_out${i}`);
@@ -269,17 +263,9 @@ export class Graph {
 
   private resolveInputs(
     where: string,
-    schema: OpSchema | undefined,
+    schema: OpDef,
     inputs: readonly (Operand | undefined)[],
   ): (Value | undefined)[] {
-    if (!schema) {
-      return inputs.map((x, i) => {
-        if (x === undefined) return undefined;
-        if (!(x instanceof Value)) throw new GraphError(`${where}: input ${i} must be a Value`);
-        this.checkVisible(x, where);
-        return x;
-      });
-    }
     const slots = expandSlots(where, schema.inputs, inputs.length);
     // Bind type variables from the Value inputs first, then promote literals to match.
     const bound = new Map<string, DType>();
@@ -418,124 +404,4 @@ function fmtScalar(t: HostTensor): string {
   return String(Number(t.data[0])).replace("-", "m").replace(".", "p").replace("+", "");
 }
 
-export function isHostTensor(x: unknown): x is HostTensor {
-  return typeof x === "object" && x !== null && "dims" in x && "data" in x && "dtype" in x;
-}
-
-function isFixed(type: string): boolean {
-  return type in ONNX_DTYPE;
-}
-
-interface Slot {
-  type: string;
-  optional: boolean;
-}
-
-function parseSlot(s: string): Slot & { variadic: boolean } {
-  const variadic = s.endsWith("...");
-  const optional = s.endsWith("?");
-  return { type: s.replace(/\.\.\.$|\?$/, ""), optional, variadic };
-}
-
-function expandSlots(where: string, spec: string[], n: number): Slot[] {
-  const parsed = spec.map(parseSlot);
-  const out: Slot[] = [];
-  for (let i = 0; i < n; i++) {
-    const p = parsed[Math.min(i, parsed.length - 1)];
-    if (i >= parsed.length && !p?.variadic) {
-      throw new GraphError(`${where}: takes at most ${parsed.length} inputs, got ${n}`);
-    }
-    out.push({ type: p.type, optional: p.optional });
-  }
-  const required = parsed.filter((p) => !p.optional && !p.variadic).length;
-  if (n < required) throw new GraphError(`${where}: needs ${required} inputs, got ${n}`);
-  return out;
-}
-
-function tagAttrs(
-  where: string,
-  schema: OpSchema | undefined,
-  attrs: Record<string, AttrInput | undefined>,
-): Map<string, Attr> {
-  const out = new Map<string, Attr>();
-  for (const [k, raw] of Object.entries(attrs)) {
-    if (raw === undefined) continue;
-    const want: AttrType | undefined = schema?.attrs[k];
-    if (schema && !want) {
-      throw new GraphError(
-        `${where}: unknown attribute '${k}' (allowed: ${
-          Object.keys(schema.attrs).join(", ") || "none"
-        })`,
-      );
-    }
-    const a = tagOne(raw, want);
-    if (!a || (want && a.type !== want)) {
-      throw new GraphError(
-        `${where}: attribute '${k}' must be ${want ?? "a tagged attribute"}, got ${describe(raw)}`,
-      );
-    }
-    out.set(k, a);
-  }
-  return out;
-}
-
-function describe(x: AttrInput): string {
-  if (typeof x === "object" && x !== null && "type" in x && "value" in x) return (x as Attr).type;
-  if (Array.isArray(x)) return "a list";
-  if (x instanceof Graph) return "a graph";
-  return typeof x === "object" ? "a tensor" : `${typeof x} ${JSON.stringify(x)}`;
-}
-
-function tagOne(x: AttrInput, want: AttrType | undefined): Attr | undefined {
-  if (x instanceof Graph) return { type: "graph", value: x };
-  if (typeof x === "object" && !Array.isArray(x) && "type" in x && "value" in x) return x as Attr;
-  if (isHostTensor(x)) return { type: "tensor", value: x };
-  if (typeof x === "string") return { type: "string", value: x };
-  if (typeof x === "number") {
-    if (want === "float") return { type: "float", value: x };
-    if (want === "int" && Number.isInteger(x)) return { type: "int", value: x };
-    return undefined;
-  }
-  if (Array.isArray(x)) {
-    if (want === "floats") return { type: "floats", value: x };
-    if (want === "ints" && x.every(Number.isInteger)) return { type: "ints", value: x };
-  }
-  return undefined;
-}
-
-function outputDTypes(
-  where: string,
-  schema: OpSchema | undefined,
-  ins: (Value | undefined)[],
-  attrs: Map<string, Attr>,
-  nOut: number | undefined,
-): DType[] {
-  if (!schema) {
-    throw new GraphError(`${where}: ops outside the schema need explicit output dtypes`);
-  }
-  if (schema.outputs[0] === "graph") {
-    const g = (attrs.get("body") ?? attrs.get("then_branch"))?.value as Graph | undefined;
-    if (!g) throw new GraphError(`${where}: missing subgraph attribute`);
-    const outs = attrs.has("body") ? g.outputs.slice(1) : g.outputs;
-    return outs.map((o) => o.dtype);
-  }
-  const slots = expandSlots(where, schema.inputs, ins.length);
-  const bound = new Map<string, DType>();
-  ins.forEach((v, i) => v && bound.set(slots[i].type, v.dtype));
-  const one = (s: string): DType => {
-    const base = s.replace(/\.\.\.$/, "");
-    if (isFixed(base)) return base as DType;
-    if (base.startsWith("attr:")) {
-      const a = attrs.get(base.slice(5));
-      if (base === "attr:value") return a ? (a.value as HostTensor).dtype : "float32";
-      return a ? dtypeFromOnnx(a.value as number) : "float32";
-    }
-    const dt = bound.get(base);
-    if (!dt) throw new GraphError(`${where}: cannot infer output dtype`);
-    return dt;
-  };
-  if (schema.outputs.length === 1 && schema.outputs[0].endsWith("...")) {
-    return Array.from({ length: nOut ?? 1 }, () => one(schema.outputs[0]));
-  }
-  return schema.outputs.map(one);
-}
+export { isHostTensor };

@@ -68,7 +68,7 @@ export function graphProto(g: Graph): onnx.onnx.IGraphProto {
     node: g.nodes.map((n) => ({
       name: n.name,
       opType: n.opType,
-      domain: n.domain,
+      domain: "",
       input: n.inputs.map((v) => v?.name ?? ""),
       output: n.outputs.map((v) => v.name),
       attribute: [...n.attrs].map(([k, a]) => attrProto(k, a)),

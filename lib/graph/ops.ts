@@ -1,144 +1,39 @@
 /**
- * The `op` namespace: one typed function per ONNX op, in the style of onnxscript's
- * `op.MatMul(a, b)`. Literal operands become named constants of the matching dtype.
+ * The op table and the `op` namespace. Each op is declared once, in its family's table
+ * (lib/graph/ops/*.ts): signature, typed wrapper, shape rule and backward rule together.
+ * `g.op` is one typed function per op, in the style of onnxscript's `op.MatMul(a, b)`;
+ * attributes go in a trailing options object (`op.TopK(x, k, { axis: 0, largest: 0 })`), and
+ * literal operands become named constants of the matching dtype.
  */
-import type { Graph, Operand, Value } from "./builder.ts";
-import { type DType, ONNX_DTYPE } from "./dtype.ts";
-import type { HostTensor } from "./tensor.ts";
+import type { Graph } from "./builder.ts";
+import type { OpDef } from "./ops/def.ts";
+import { ELEMENTWISE } from "./ops/elementwise.ts";
+import { LINALG } from "./ops/linalg.ts";
+import { REDUCE } from "./ops/reduce.ts";
+import { LAYOUT } from "./ops/layout.ts";
+import { INDEXING } from "./ops/indexing.ts";
+import { CREATE } from "./ops/create.ts";
 
-type V = Value;
-type O = Operand;
+const TABLE = { ...ELEMENTWISE, ...LINALG, ...REDUCE, ...LAYOUT, ...INDEXING, ...CREATE };
 
-// deno-lint-ignore explicit-function-return-type
-export function makeOps(g: Graph) {
-  const one = (op: string, ins: (O | undefined)[], attrs: Record<string, unknown> = {}) =>
-    g.node(op, ins, attrs as never)[0];
-  const un = (op: string) => (x: O): V => one(op, [x]);
-  const bin = (op: string) => (a: O, b: O): V => one(op, [a, b]);
-  return {
-    Add: bin("Add"),
-    Sub: bin("Sub"),
-    Mul: bin("Mul"),
-    Div: bin("Div"),
-    Pow: bin("Pow"),
-    Mod: (a: O, b: O, fmod = 0): V => one("Mod", [a, b], { fmod }),
-    Max: (...xs: O[]): V => one("Max", xs),
-    Min: (...xs: O[]): V => one("Min", xs),
-    Sum: (...xs: O[]): V => one("Sum", xs),
-    Neg: un("Neg"),
-    Abs: un("Abs"),
-    Sign: un("Sign"),
-    Relu: un("Relu"),
-    Exp: un("Exp"),
-    Log: un("Log"),
-    Sqrt: un("Sqrt"),
-    Reciprocal: un("Reciprocal"),
-    Tanh: un("Tanh"),
-    Sigmoid: un("Sigmoid"),
-    Erf: un("Erf"),
-    Sin: un("Sin"),
-    Cos: un("Cos"),
-    Floor: un("Floor"),
-    Ceil: un("Ceil"),
-    Identity: un("Identity"),
-    IsNaN: un("IsNaN"),
-    Not: un("Not"),
-    And: bin("And"),
-    Or: bin("Or"),
-    Greater: bin("Greater"),
-    Less: bin("Less"),
-    GreaterOrEqual: bin("GreaterOrEqual"),
-    LessOrEqual: bin("LessOrEqual"),
-    Equal: bin("Equal"),
-    Clip: (x: O, min?: O, max?: O): V => one("Clip", [x, min, max]),
-    MatMul: bin("MatMul"),
-    Gemm: (
-      a: O,
-      b: O,
-      c?: O,
-      at: { alpha?: number; beta?: number; transA?: 0 | 1; transB?: 0 | 1 } = {},
-    ): V => one("Gemm", [a, b, c], at),
-    Einsum: (equation: string, ...xs: O[]): V => one("Einsum", xs, { equation }),
-    Softmax: (x: O, axis = -1): V => one("Softmax", [x], { axis }),
-    LogSoftmax: (x: O, axis = -1): V => one("LogSoftmax", [x], { axis }),
-    /** ReduceSum with axes as an input (opset 13+); no axes = all. */
-    ReduceSum: (x: O, axes?: readonly number[] | V, keepdims: 0 | 1 = 1): V =>
-      one("ReduceSum", axes === undefined ? [x] : [x, axes as O], { keepdims }),
-    ReduceMean: (x: O, axes?: number[], keepdims: 0 | 1 = 1): V =>
-      one("ReduceMean", [x], { axes, keepdims }),
-    ReduceMax: (x: O, axes?: number[], keepdims: 0 | 1 = 1): V =>
-      one("ReduceMax", [x], { axes, keepdims }),
-    ReduceMin: (x: O, axes?: number[], keepdims: 0 | 1 = 1): V =>
-      one("ReduceMin", [x], { axes, keepdims }),
-    ReduceSumSquare: (x: O, axes?: number[], keepdims: 0 | 1 = 1): V =>
-      one("ReduceSumSquare", [x], { axes, keepdims }),
-    ArgMax: (x: O, axis = 0, keepdims: 0 | 1 = 1): V => one("ArgMax", [x], { axis, keepdims }),
-    CumSum: (x: O, axis: O, at: { exclusive?: 0 | 1; reverse?: 0 | 1 } = {}): V =>
-      one("CumSum", [x, axis], at),
-    Reshape: (x: O, shape: O): V => one("Reshape", [x, shape]),
-    Transpose: (x: O, perm?: number[]): V => one("Transpose", [x], { perm }),
-    Unsqueeze: (x: O, axes: O): V => one("Unsqueeze", [x, axes]),
-    Squeeze: (x: O, axes?: O): V => one("Squeeze", axes === undefined ? [x] : [x, axes]),
-    Flatten: (x: O, axis = 1): V => one("Flatten", [x], { axis }),
-    Concat: (xs: O[], axis: number): V => one("Concat", xs, { axis }),
-    Split: (x: O, split: O | undefined, n: number, axis = 0): V[] =>
-      g.node("Split", split === undefined ? [x] : [x, split], { axis }, { outputs: n }),
-    Slice: (x: O, starts: O, ends: O, axes?: O, steps?: O): V =>
-      one(
-        "Slice",
-        steps !== undefined
-          ? [x, starts, ends, axes, steps]
-          : axes !== undefined
-          ? [x, starts, ends, axes]
-          : [x, starts, ends],
-      ),
-    Gather: (x: O, idx: O, axis = 0): V => one("Gather", [x, idx], { axis }),
-    GatherElements: (x: O, idx: O, axis = 0): V => one("GatherElements", [x, idx], { axis }),
-    GatherND: (x: O, idx: O, batch_dims = 0): V => one("GatherND", [x, idx], { batch_dims }),
-    ScatterElements: (x: O, idx: O, upd: O, axis = 0, reduction?: "none" | "add" | "mul"): V =>
-      one("ScatterElements", [x, idx, upd], { axis, reduction }),
-    ScatterND: (x: O, idx: O, upd: O, reduction?: "none" | "add" | "mul"): V =>
-      one("ScatterND", [x, idx, upd], { reduction }),
-    Expand: (x: O, shape: O): V => one("Expand", [x, shape]),
-    Tile: (x: O, repeats: O): V => one("Tile", [x, repeats]),
-    Where: (c: O, a: O, b: O): V => one("Where", [c, a, b]),
-    /** Returns [values, indices]; ties keep the lower index first. */
-    TopK: (x: O, k: O, axis = -1, largest: 0 | 1 = 1, sorted: 0 | 1 = 1): [V, V] =>
-      g.node("TopK", [x, typeof k === "number" ? [k] : k], { axis, largest, sorted }) as [V, V],
-    Cast: (x: O, to: DType): V => one("Cast", [x], { to: ONNX_DTYPE[to] }),
-    CastLike: bin("CastLike"),
-    Shape: (x: O, start?: number, end?: number): V => one("Shape", [x], { start, end }),
-    Size: un("Size"),
-    NonZero: un("NonZero"),
-    Range: (start: O, limit: O, delta: O): V => one("Range", [start, limit, delta]),
-    OneHot: (idx: O, depth: O, values: O, axis = -1): V =>
-      one("OneHot", [idx, depth, values], { axis }),
-    Constant: (t: HostTensor): V => one("Constant", [], { value: t }),
-    ConstantOfShape: (shape: O, value?: HostTensor): V =>
-      one("ConstantOfShape", [shape], { value }),
-    RandomNormal: (
-      shape: number[],
-      at: { dtype?: DType; mean?: number; scale?: number; seed?: number } = {},
-    ): V =>
-      one("RandomNormal", [], {
-        shape,
-        dtype: ONNX_DTYPE[at.dtype ?? "float32"],
-        mean: at.mean,
-        scale: at.scale,
-        seed: at.seed,
-      }),
-    RandomUniform: (
-      shape: number[],
-      at: { dtype?: DType; low?: number; high?: number; seed?: number } = {},
-    ): V =>
-      one("RandomUniform", [], {
-        shape,
-        dtype: ONNX_DTYPE[at.dtype ?? "float32"],
-        low: at.low,
-        high: at.high,
-        seed: at.seed,
-      }),
-  };
+/** Every op the builder knows, by ONNX op type. */
+export const OPS: Readonly<Record<string, OpDef>> = TABLE;
+
+type Table = typeof TABLE;
+type WrapOf<D> = D extends OpDef<infer W> ? W : never;
+/** The ops that have a wrapper (Loop and If are built with g.loop and g.ifElse). */
+type Wrapped = { [K in keyof Table]: unknown extends WrapOf<Table[K]> ? never : K }[keyof Table];
+
+/** The `op` namespace of a graph: `g.op.MatMul(a, b)`. */
+export type Ops = { [K in Wrapped]: WrapOf<Table[K]> };
+
+/** Binds every op's wrapper to `g`. */
+export function makeOps(g: Graph): Ops {
+  const out: Record<string, unknown> = {};
+  for (const [name, d] of Object.entries(OPS)) {
+    if (d.wrap) {
+      out[name] = d.wrap((ins, attrs = {}, opts) => g.node(name, ins, attrs as never, opts));
+    }
+  }
+  return out as Ops;
 }
-
-export type Ops = ReturnType<typeof makeOps>;

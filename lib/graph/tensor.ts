@@ -43,8 +43,3 @@ function sameKind(dtype: DType, a: AnyTypedArray): boolean {
 export function scalar(dtype: DType, x: number | bigint): HostTensor {
   return tensor(dtype, [], [x]);
 }
-
-/** Number view of any tensor's data (bigints converted). */
-export function toNumbers(t: HostTensor): number[] {
-  return Array.from(t.data as ArrayLike<number | bigint>, Number);
-}

@@ -3,13 +3,23 @@
  * paper B, with defaults, validation (one-line errors naming the field and the allowed values)
  * and the `16e8a` shorthand.
  */
+import { checkBool, checkOneOf, checkPosInt } from "../validate.ts";
 
-export const GATES = ["softmax-topk", "equal", "softmax-all"] as const;
+export const GATES = ["softmax-topk", "equal", "softmax-all", "sigmoid-topk"] as const;
 /**
- * How the k selected experts are weighted:
- * - `softmax-topk`: softmax over the k selected scores (the authors' training code);
+ * How the k selected experts are weighted (scores s = R x (+ b)):
+ * - `softmax-topk`: softmax over the k selected scores (the authors' training code). This is
+ *   exactly Mixtral's softmax over all m, top-k, renormalize to sum 1 (the softmax's
+ *   normalizer cancels);
  * - `equal`: weight 1 for each selected expert (the paper's eq. 2.2; the router gets no gradient);
- * - `softmax-all`: softmax over all m scores, keep the selected k (no renormalization).
+ * - `softmax-all`: softmax over all m scores, keep the selected k (no renormalization), i.e.
+ *   softmax -> top-k without renormalizing (Switch, GShard);
+ * - `sigmoid-topk` (DeepSeek-V3, arXiv 2412.19437): affinities sigma(s), selection by top-k of
+ *   sigma(s) + b_sel (b_sel the balancing bias, 0 without one), weights the selected *unbiased*
+ *   sigma(s) normalized to sum 1.
+ *
+ * With a selection bias (`selectBias`), the other gates select by top-k of s + b_sel and weigh
+ * the selected unbiased scores. `routedScale` multiplies every gate weight.
  */
 export type Gate = typeof GATES[number];
 
@@ -42,7 +52,20 @@ export interface MoeLayerConfig {
   /** Expert biases c_j (hidden) and e_j (output); the authors' code has them. */
   expertBias: boolean;
   strategy: Strategy;
+  /**
+   * A per-expert selection bias b_sel (`router.select_bias`, [m]) added to the affinities for
+   * the top-k selection only: it never enters the gate weights and gets no gradient (the
+   * aux-loss-free balancing of DeepSeek-V3 updates it). Absent = no bias.
+   */
+  selectBias?: boolean;
+  /** Routed scaling factor: every gate weight is multiplied by it. Absent = 1. */
+  routedScale?: number;
 }
+
+/** The optional layer fields, absent at their defaults (so run ids of older configs hold). */
+export const MOE_OPTIONAL_FIELDS = ["selectBias", "routedScale"] as const satisfies readonly (
+  keyof MoeLayerConfig
+)[];
 
 /** What a caller must give; the rest defaults as in `MOE_DEFAULTS` (dOut defaults to dIn). */
 export type MoeLayerInput =
@@ -65,39 +88,36 @@ export function moeConfig(input: MoeLayerInput): MoeLayerConfig {
   return c;
 }
 
-function posInt(field: string, v: unknown): void {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
-    throw new Error(`${field}: must be an integer >= 1, got ${String(v)}`);
-  }
-}
-
-function oneOf(field: string, v: unknown, allowed: readonly string[]): void {
-  if (typeof v !== "string" || !allowed.includes(v)) {
-    throw new Error(
-      `${field}: unknown value ${JSON.stringify(v)} (allowed: ${allowed.join(", ")})`,
-    );
-  }
-}
-
-function bool(field: string, v: unknown): void {
-  if (typeof v !== "boolean") throw new Error(`${field}: must be true or false, got ${String(v)}`);
-}
-
 /** Throws a one-line Error naming the first bad field of a layer config. */
 export function validateMoeConfig(c: MoeLayerConfig): void {
-  posInt("m", c.m);
+  checkPosInt("m", c.m);
   if (typeof c.k !== "number" || !Number.isInteger(c.k) || c.k < 1 || c.k > c.m) {
     throw new Error(`k: must be an integer between 1 and m (=${c.m}), got ${String(c.k)}`);
   }
-  posInt("w", c.w);
-  posInt("dIn", c.dIn);
-  posInt("dOut", c.dOut);
-  oneOf("gate", c.gate, GATES);
-  oneOf("activation", c.activation, ACTIVATIONS);
-  bool("routerBias", c.routerBias);
-  bool("expertBias", c.expertBias);
-  oneOf("strategy", c.strategy, STRATEGIES);
+  checkPosInt("w", c.w);
+  checkPosInt("dIn", c.dIn);
+  checkPosInt("dOut", c.dOut);
+  checkOneOf("gate", c.gate, GATES);
+  checkOneOf("activation", c.activation, ACTIVATIONS);
+  checkBool("routerBias", c.routerBias);
+  checkBool("expertBias", c.expertBias);
+  checkOneOf("strategy", c.strategy, STRATEGIES);
+  validateRouterOptions(c);
 }
+
+/** Checks the optional router fields shared by layer and deep configs. */
+function validateRouterOptions(c: Pick<MoeLayerConfig, MoeOptionalField>): void {
+  if (c.selectBias !== undefined) checkBool("selectBias", c.selectBias);
+  if (
+    c.routedScale !== undefined &&
+    (typeof c.routedScale !== "number" || !Number.isFinite(c.routedScale) || c.routedScale <= 0)
+  ) {
+    throw new Error(`routedScale: must be a finite number > 0, got ${String(c.routedScale)}`);
+  }
+}
+
+/** An optional layer field name. */
+export type MoeOptionalField = typeof MOE_OPTIONAL_FIELDS[number];
 
 /** `16e8a` -> { m: 16, k: 8 }. */
 export function parseShorthand(s: string): { m: number; k: number } {
@@ -111,10 +131,20 @@ export function parseShorthand(s: string): { m: number; k: number } {
   return { m, k };
 }
 
+/** Whether `s` is a valid shorthand such as `16e8a` (1 <= k <= m). */
+export function isShorthand(s: string): boolean {
+  try {
+    parseShorthand(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** { m: 16, k: 8 } -> `16e8a`. */
 export function shorthand(m: number, k: number): string {
-  posInt("m", m);
-  posInt("k", k);
+  checkPosInt("m", m);
+  checkPosInt("k", k);
   return `${m}e${k}a`;
 }
 
@@ -129,7 +159,7 @@ export function presetConfig(
   opts: { activeNeurons: number } & Partial<Omit<MoeLayerConfig, "m" | "k" | "w">>,
 ): MoeLayerConfig {
   const { activeNeurons, ...rest } = opts;
-  posInt("activeNeurons", activeNeurons);
+  checkPosInt("activeNeurons", activeNeurons);
   if (!Number.isInteger(k) || k < 1 || k > activeNeurons) {
     throw new Error(
       `k: must be an integer between 1 and activeNeurons (=${activeNeurons}), got ${k}`,
@@ -216,30 +246,30 @@ export function deepMoeConfig(input: DeepMoeInput): DeepMoeConfig {
 
 /** Throws a one-line Error naming the first bad field of a deep config. */
 export function validateDeepMoeConfig(c: DeepMoeConfig): void {
-  posInt("dIn", c.dIn);
-  posInt("dOut", c.dOut);
-  posInt("layers", c.layers);
-  posInt("experts", c.experts);
+  checkPosInt("dIn", c.dIn);
+  checkPosInt("dOut", c.dOut);
+  checkPosInt("layers", c.layers);
+  checkPosInt("experts", c.experts);
   if (typeof c.k !== "number" || !Number.isInteger(c.k) || c.k < 1 || c.k > c.experts) {
     throw new Error(
       `k: must be an integer between 1 and experts (=${c.experts}), got ${String(c.k)}`,
     );
   }
-  posInt("expertDepth", c.expertDepth);
-  posInt("expertWidth", c.expertWidth);
-  posInt("hiddenDim", c.hiddenDim);
-  bool("residual", c.residual);
-  bool("denseBetween", c.denseBetween);
-  oneOf("gate", c.gate, GATES);
-  oneOf("activation", c.activation, ACTIVATIONS);
+  checkPosInt("expertDepth", c.expertDepth);
+  checkPosInt("expertWidth", c.expertWidth);
+  checkPosInt("hiddenDim", c.hiddenDim);
+  checkBool("residual", c.residual);
+  checkBool("denseBetween", c.denseBetween);
+  checkOneOf("gate", c.gate, GATES);
+  checkOneOf("activation", c.activation, ACTIVATIONS);
   if (c.denseBetween && c.activation === "constant") {
     throw new Error(
       "denseBetween: dense layers cannot use activation 'constant' (allowed: relu, linear, gelu)",
     );
   }
-  bool("routerBias", c.routerBias);
-  bool("expertBias", c.expertBias);
-  oneOf("strategy", c.strategy, STRATEGIES);
+  checkBool("routerBias", c.routerBias);
+  checkBool("expertBias", c.expertBias);
+  checkOneOf("strategy", c.strategy, STRATEGIES);
 }
 
 /** One MoE layer of a deep model, as a layer spec (the shared internal form). */

@@ -3,7 +3,8 @@
  * residual connections and dense layers in between. See `DeepMoeConfig` for the dimensions.
  */
 import type { Graph, Value } from "../graph/builder.ts";
-import { deepLayerSpec, type DeepMoeConfig, validateDeepMoeConfig } from "./config.ts";
+import { type DeepMoeConfig, validateDeepMoeConfig } from "./config.ts";
+import { deepBlocks } from "./layout.ts";
 import { activate, type CostContext, moeLayerForward, type MoeRoute } from "./moe.ts";
 import { getParam, type ParamValues } from "./params.ts";
 
@@ -36,17 +37,17 @@ export function deepMoeForward(
   const routes: MoeRoute[] = [];
   const strategies: ("dense" | "sparse")[] = [];
   let h = x;
-  for (let l = 0; l < config.layers; l++) {
-    const spec = deepLayerSpec(config, l);
-    const r = moeLayerForward(g, spec, params, h, `moe${l}.`, cost);
-    routes.push(r.route);
-    strategies.push(r.strategy);
-    h = config.residual && spec.dIn === spec.dOut ? op.Add(r.y, h) : r.y;
-    if (config.denseBetween && l < config.layers - 1) {
+  for (const b of deepBlocks(config)) {
+    if (b.kind === "moe") {
+      const r = moeLayerForward(g, b.spec, params, h, b.prefix, cost);
+      routes.push(r.route);
+      strategies.push(r.strategy);
+      h = config.residual && b.spec.dIn === b.spec.dOut ? op.Add(r.y, h) : r.y;
+    } else {
       const z = op.Gemm(
         h,
-        getParam(params, "", `dense${l}.weight`),
-        getParam(params, "", `dense${l}.bias`),
+        getParam(params, b.prefix, "weight"),
+        getParam(params, b.prefix, "bias"),
       );
       h = activate(g, z, config.activation);
     }

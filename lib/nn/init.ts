@@ -9,14 +9,13 @@ import type { FloatDType } from "../graph/dtype.ts";
 import { numel, tensor } from "../graph/tensor.ts";
 import { foldIn, type Key, normal, uniform } from "../random/prng.ts";
 import {
-  deepLayerSpec,
   type DeepMoeConfig,
   type MoeLayerConfig,
   type MoeLayerSpec,
   validateDeepMoeConfig,
   validateMoeConfig,
 } from "./config.ts";
-import { moeParamShapes, type ParamShape } from "./layout.ts";
+import { blockParamShapes, deepBlocks, moeParamShapes, type ParamShape } from "./layout.ts";
 import type { ParamSet } from "./params.ts";
 
 export const INIT_SCHEMES = ["torch", "paper"] as const;
@@ -54,6 +53,7 @@ function checkDtype(dtype: string): void {
 
 function draw(s: MoeLayerSpec, p: ParamShape, k: Key, scheme: InitScheme): Float64Array {
   const out = new Float64Array(numel(p.dims));
+  if (p.role === "state") return out;
   if (scheme === "torch") {
     const b = 1 / Math.sqrt(p.fanIn);
     return uniform(k, out, -b, b);
@@ -118,20 +118,18 @@ export function initDeepMoe(
   checkScheme(scheme);
   checkDtype(dtype);
   const out: ParamSet = new Map();
-  for (let l = 0; l < config.layers; l++) {
-    initLayerInto(out, deepLayerSpec(config, l), foldIn(key, `moe${l}`), scheme, dtype, `moe${l}.`);
-    if (config.denseBetween && l < config.layers - 1) {
-      const h = config.hiddenDim;
-      const k = foldIn(key, `dense${l}`);
-      const b = 1 / Math.sqrt(h);
-      const wt = new Float64Array(h * h);
-      const bs = new Float64Array(h);
-      if (scheme === "torch") {
-        uniform(foldIn(k, "weight"), wt, -b, b);
-        uniform(foldIn(k, "bias"), bs, -b, b);
-      } else normal(foldIn(k, "weight"), wt, 0, b);
-      out.set(`dense${l}.weight`, tensor(dtype, [h, h], wt));
-      out.set(`dense${l}.bias`, tensor(dtype, [h], bs));
+  for (const b of deepBlocks(config)) {
+    const k = foldIn(key, b.name);
+    if (b.kind === "moe") {
+      initLayerInto(out, b.spec, k, scheme, dtype, b.prefix);
+      continue;
+    }
+    const std = 1 / Math.sqrt(b.dim);
+    for (const p of blockParamShapes(b)) {
+      const data = new Float64Array(numel(p.dims));
+      if (scheme === "torch") uniform(foldIn(k, p.name), data, -std, std);
+      else if (p.role === "weight") normal(foldIn(k, p.name), data, 0, std);
+      out.set(b.prefix + p.name, tensor(dtype, p.dims, data));
     }
   }
   return out;

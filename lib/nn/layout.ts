@@ -9,6 +9,7 @@
  * |-------------------|----------------|-----------------------------------------------------|
  * | `router.weight`   | [dIn, m]       | column j = r_j (so s = x @ W, a plain MatMul)       |
  * | `router.bias`     | [m]            | b (only with routerBias)                            |
+ * | `router.select_bias` | [m]         | b_sel, selection only, no gradient (selectBias)     |
  * | `experts.w1`      | [dIn, m*w]     | columns j*w .. j*w+w-1 = B_j  (= [B_1 ... B_m])     |
  * | `experts.b1`      | [m*w]          | entries j*w .. j*w+w-1 = c_j (expertBias)           |
  * | `experts.wh<i>`   | [m, w, w]      | hidden layer i of expert j (only when depth > 1)    |
@@ -19,11 +20,15 @@
  * With this layout the dense strategy is x @ w1 + b1 -> act -> (scale by gates) -> @ w2 with no
  * transposes; the sparse strategy views w1 as [m, dIn, w] (one Reshape and one Transpose of the
  * weight per forward) and w2 as [m, w, dOut] (a Reshape only), then gathers each tile's expert.
+ *
+ * A deep MoE (paper B, arXiv 2505.24205) is a sequence of blocks (`deepBlocks`): MoE layer l
+ * under `moe<l>.`, and with `denseBetween` the dense layer after it (all but the last) under
+ * `dense<l>.`: `weight` [hiddenDim, hiddenDim] (used as h @ W) and `bias` [hiddenDim].
  */
-import type { MoeLayerSpec } from "./config.ts";
+import { deepLayerSpec, type DeepMoeConfig, type MoeLayerSpec } from "./config.ts";
 
-/** What a tensor is, for initialization. */
-export type ParamRole = "router.weight" | "router.bias" | "weight" | "bias";
+/** What a tensor is, for initialization (`state`: no gradient, initialized to 0). */
+export type ParamRole = "router.weight" | "router.bias" | "weight" | "bias" | "state";
 
 export interface ParamShape {
   /** Name relative to the layer prefix. */
@@ -43,6 +48,9 @@ export function moeParamShapes(s: MoeLayerSpec): ParamShape[] {
     { name: "router.weight", dims: [dIn, m], fanIn: dIn, role: "router.weight" },
   ];
   if (s.routerBias) out.push({ name: "router.bias", dims: [m], fanIn: dIn, role: "router.bias" });
+  if (s.selectBias) {
+    out.push({ name: "router.select_bias", dims: [m], fanIn: dIn, role: "state" });
+  }
   out.push({ name: "experts.w1", dims: [dIn, m * w], fanIn: dIn, role: "weight", layer: 1 });
   if (s.expertBias) {
     out.push({ name: "experts.b1", dims: [m * w], fanIn: dIn, role: "bias", layer: 1 });
@@ -58,4 +66,54 @@ export function moeParamShapes(s: MoeLayerSpec): ParamShape[] {
     out.push({ name: "experts.b2", dims: [m, dOut], fanIn: w, role: "bias", layer: 2 });
   }
   return out;
+}
+
+/** The tensors of a single-layer MoE model, named under its prefix `moe0.`, in layout order. */
+export function moeModelParamShapes(s: Omit<MoeLayerSpec, "depth">): ParamShape[] {
+  return moeParamShapes({ ...s, depth: 1 }).map((p) => ({ ...p, name: `moe0.${p.name}` }));
+}
+
+/** One block of a deep MoE, in forward order (see the module doc). */
+export type DeepBlock =
+  | { kind: "moe"; index: number; name: string; prefix: string; spec: MoeLayerSpec }
+  | { kind: "dense"; index: number; name: string; prefix: string; dim: number };
+
+/** The blocks of a deep MoE: `moe0`, `dense0`, `moe1`, ... (`name` = prefix without the dot). */
+export function deepBlocks(c: DeepMoeConfig): DeepBlock[] {
+  const out: DeepBlock[] = [];
+  for (let l = 0; l < c.layers; l++) {
+    out.push({
+      kind: "moe",
+      index: l,
+      name: `moe${l}`,
+      prefix: `moe${l}.`,
+      spec: deepLayerSpec(c, l),
+    });
+    if (c.denseBetween && l < c.layers - 1) {
+      out.push({
+        kind: "dense",
+        index: l,
+        name: `dense${l}`,
+        prefix: `dense${l}.`,
+        dim: c.hiddenDim,
+      });
+    }
+  }
+  return out;
+}
+
+/** The tensors of one deep block, named relative to its prefix. */
+export function blockParamShapes(b: DeepBlock): ParamShape[] {
+  if (b.kind === "moe") return moeParamShapes(b.spec);
+  return [
+    { name: "weight", dims: [b.dim, b.dim], fanIn: b.dim, role: "weight" },
+    { name: "bias", dims: [b.dim], fanIn: b.dim, role: "bias" },
+  ];
+}
+
+/** The tensors of a deep MoE with their full names (`moe0.router.weight`, `dense0.bias`, ...). */
+export function deepParamShapes(c: DeepMoeConfig): ParamShape[] {
+  return deepBlocks(c).flatMap((b) =>
+    blockParamShapes(b).map((p) => ({ ...p, name: b.prefix + p.name }))
+  );
 }

@@ -11,15 +11,18 @@
  *   is hand-written (autodiff/custom.ts): the adjoint of the row gathers is another row gather.
  *   Cost ~ 2 B k w (dIn + dOut) FLOPs plus padding, row gathers and per-tile weight copies.
  *
- * Routing: scores s = x @ router.weight (+ router.bias), S = TopK(s, k). Ties between equal
+ * Routing (gates.ts): scores s = x @ router.weight (+ router.bias), S = TopK(s, k) (of sigma(s)
+ * for the sigmoid gate, plus the selection bias when the layer has one). Ties between equal
  * scores go to the lower expert index (ONNX TopK's documented order; the TS reference does the
  * same). The dense float path (what the generic autodiff differentiates) uses only MatMul,
  * Gemm, Add, Mul, Relu, Erf (+ Cast for float64 gelu), Softmax, ReduceSum, Reshape, Transpose,
- * Unsqueeze, GatherElements, ScatterElements, TopK values. `equal` gates and the zero matrices
- * come from ConstantOfShape (of a constant shape when static, so gradients keep static shapes).
- * The sparse strategy's index arithmetic is int64 (Shape, Squeeze, Range, TopK indices,
- * ScatterElements incl. reduction "add", CumSum, ReduceSum, Div, Min, Expand, ArgMax) and
- * carries no gradient; its backward sums per-tile weight gradients with ScatterND-add.
+ * Unsqueeze, GatherElements, ScatterElements, TopK values (+ Sigmoid, Div for the sigmoid
+ * gate). `equal` gates and the zero matrices come from ConstantOfShape (of a constant shape when
+ * static, so gradients keep static shapes). The sparse strategy's index arithmetic is int64
+ * (Shape, Squeeze, Range, TopK indices, ScatterElements incl. reduction "add", CumSum,
+ * ReduceSum, Div, Min, Expand, ArgMax) and carries no gradient; its backward sums per-tile
+ * weight gradients into their experts by a Gather into [m, most tiles of one expert] cells and
+ * a ReduceSum over them, in tile order (exact and reproducible; see sparse.ts).
  */
 import type { Graph, Value } from "../graph/builder.ts";
 import { isFloat } from "../graph/dtype.ts";
@@ -34,17 +37,11 @@ import {
 import { getParam, type ParamValues } from "./params.ts";
 import { activate } from "./activation.ts";
 import { sparseExperts } from "./sparse.ts";
+import { type MoeRoute, routeTokens, shapeOf } from "./gates.ts";
 
 export { activate };
 
-export interface MoeRoute {
-  /** Router scores s(x), [B, m]. */
-  scores: Value;
-  /** Selected experts, [B, k] int64, in decreasing score order. */
-  indices: Value;
-  /** Their gate weights, [B, k]. */
-  gates: Value;
-}
+export type { MoeRoute };
 
 export interface MoeForwardResult {
   /** Layer output, [B, dOut]. */
@@ -152,36 +149,11 @@ export function moeLayerForward(
 
 type Lookup = (name: string) => Value;
 
-function routeTokens(g: Graph, s: MoeLayerSpec, p: Lookup, x: Value): MoeRoute {
-  const { op } = g;
-  const scores = s.routerBias
-    ? op.Gemm(x, p("router.weight"), p("router.bias"))
-    : op.MatMul(x, p("router.weight"));
-  const [vals, indices] = op.TopK(scores, s.k, -1, 1, 1);
-  let gates: Value;
-  if (s.gate === "softmax-topk") gates = op.Softmax(vals, -1);
-  else if (s.gate === "softmax-all") gates = op.GatherElements(op.Softmax(scores, -1), indices, 1);
-  // Built from the shape only, so no gradient reaches the router (as in eq. 2.2).
-  else gates = op.ConstantOfShape(shapeOf(g, vals), tensor(x.dtype, [1], [1]));
-  return { scores, indices, gates };
-}
-
-/**
- * The int64 shape of `v`: a constant when static, so the shapes downstream (and their
- * gradients) stay static; else Shape(v).
- */
-function shapeOf(g: Graph, v: Value): Value {
-  const s = v.shape;
-  return s && s.every((d) => typeof d === "number")
-    ? g.constant(tensor("int64", [s.length], s as number[]))
-    : g.op.Shape(v);
-}
-
 /** Gates scattered into a [B, m] matrix that is 0 for unselected experts. */
 function fullGates(g: Graph, route: MoeRoute): Value {
   const { op } = g;
   const zeros = op.ConstantOfShape(shapeOf(g, route.scores), tensor(route.gates.dtype, [1], [0]));
-  return op.ScatterElements(zeros, route.indices, route.gates, 1);
+  return op.ScatterElements(zeros, route.indices, route.gates, { axis: 1 });
 }
 
 function denseExperts(g: Graph, s: MoeLayerSpec, p: Lookup, x: Value, route: MoeRoute): Value {
@@ -193,13 +165,13 @@ function denseExperts(g: Graph, s: MoeLayerSpec, p: Lookup, x: Value, route: Moe
   let h = op.Reshape(activate(g, pre, s.activation), [-1, m, w]); // [B, m, w]
   if (s.depth > 1) {
     // Deeper experts: per-expert [w, w] layers as one batched matmul over [m, B, w].
-    h = op.Transpose(h, [1, 0, 2]);
+    h = op.Transpose(h, { perm: [1, 0, 2] });
     for (let i = 1; i < s.depth; i++) {
       let z = op.MatMul(h, p(`experts.wh${i}`));
       if (s.expertBias) z = op.Add(z, op.Unsqueeze(p(`experts.bh${i}`), [1]));
       h = activate(g, z, s.activation);
     }
-    h = op.Transpose(h, [1, 0, 2]);
+    h = op.Transpose(h, { perm: [1, 0, 2] });
   }
   const gatesFull = fullGates(g, route); // [B, m]
   const hg = op.Reshape(op.Mul(h, op.Unsqueeze(gatesFull, [2])), [-1, m * w]);
@@ -219,9 +191,9 @@ function constantExperts(
   strategy: "dense" | "sparse",
 ): Value {
   const { op } = g;
-  let v = op.ReduceSum(op.Reshape(p("experts.w2"), [s.m, s.w, s.dOut]), [1], 0); // [m, dOut]
+  let v = op.ReduceSum(op.Reshape(p("experts.w2"), [s.m, s.w, s.dOut]), [1], { keepdims: 0 }); // [m, dOut]
   if (s.expertBias) v = op.Add(v, p("experts.b2"));
   if (strategy === "dense") return op.MatMul(fullGates(g, route), v);
-  const picked = op.Gather(v, route.indices, 0); // [B, k, dOut]
-  return op.ReduceSum(op.Mul(picked, op.Unsqueeze(route.gates, [2])), [1], 0);
+  const picked = op.Gather(v, route.indices, { axis: 0 }); // [B, k, dOut]
+  return op.ReduceSum(op.Mul(picked, op.Unsqueeze(route.gates, [2])), [1], { keepdims: 0 });
 }

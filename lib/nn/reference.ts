@@ -5,12 +5,12 @@
 import type { HostTensor } from "../graph/tensor.ts";
 import {
   type Activation,
-  deepLayerSpec,
   type DeepMoeConfig,
   type MoeLayerConfig,
   type MoeLayerSpec,
 } from "./config.ts";
 import { getTensor, type ParamSet } from "./params.ts";
+import { deepBlocks } from "./layout.ts";
 
 export interface ReferenceResult {
   /** [B, dOut] row-major. */
@@ -67,6 +67,45 @@ export function topK(s: ArrayLike<number>, k: number): number[] {
   return idx.slice(0, k);
 }
 
+/**
+ * The selection and gate weights of one token from its scores `sc` [m] (see `Gate`): top-k of
+ * the affinities (sigma(s) for `sigmoid-topk`, else s) plus the selection bias `sb`, weights
+ * from the unbiased scores, times `routedScale`.
+ */
+export function referenceGates(
+  s: Pick<MoeLayerConfig, "k" | "gate" | "routedScale">,
+  sc: ArrayLike<number>,
+  sb?: ArrayLike<number>,
+): { sel: number[]; gates: number[] } {
+  const aff = Array.from(sc, (v) => (s.gate === "sigmoid-topk" ? 1 / (1 + Math.exp(-v)) : v));
+  const sel = topK(sb ? aff.map((v, j) => v + sb[j]) : aff, s.k);
+  let gates: number[];
+  switch (s.gate) {
+    case "equal":
+      gates = sel.map(() => 1);
+      break;
+    case "sigmoid-topk": {
+      const z = sel.reduce((a, j) => a + aff[j], 0);
+      gates = sel.map((j) => aff[j] / z);
+      break;
+    }
+    case "softmax-topk":
+    case "softmax-all": {
+      const pool = s.gate === "softmax-topk" ? sel.map((j) => aff[j]) : aff;
+      const mx = Math.max(...pool);
+      const z = pool.reduce((a, v) => a + Math.exp(v - mx), 0);
+      gates = sel.map((j) => Math.exp(aff[j] - mx) / z);
+      break;
+    }
+    default: {
+      const never: never = s.gate;
+      throw new Error(`gate: unknown value '${never}'`);
+    }
+  }
+  const scale = s.routedScale ?? 1;
+  return { sel, gates: scale === 1 ? gates : gates.map((v) => v * scale) };
+}
+
 /** Reference forward of one layer spec on x ([B, dIn] row-major). */
 export function moeLayerReference(
   s: MoeLayerSpec,
@@ -80,6 +119,7 @@ export function moeLayerReference(
   const get = (name: string) => num(getTensor(params, prefix, name));
   const R = get("router.weight");
   const rb = s.routerBias ? get("router.bias") : undefined;
+  const sb = s.selectBias ? get("router.select_bias") : undefined;
   const W1 = get("experts.w1");
   const W2 = get("experts.w2");
   const b1 = s.expertBias ? get("experts.b1") : undefined;
@@ -105,15 +145,7 @@ export function moeLayerReference(
       sc[j] = v;
     }
     out.scores.set(sc, t * m);
-    const sel = topK(sc, k);
-    let gates: number[];
-    if (s.gate === "equal") gates = sel.map(() => 1);
-    else {
-      const pool = s.gate === "softmax-topk" ? sel.map((j) => sc[j]) : Array.from(sc);
-      const mx = Math.max(...pool);
-      const z = pool.reduce((a, v) => a + Math.exp(v - mx), 0);
-      gates = sel.map((j) => Math.exp(sc[j] - mx) / z);
-    }
+    const { sel, gates } = referenceGates(s, sc, sb);
     sel.forEach((j, r) => {
       out.indices[t * k + r] = j;
       out.gates[t * k + r] = gates[r];
@@ -161,28 +193,26 @@ export function deepMoeReference(
 ): { y: Float64Array; layers: ReferenceResult[] } {
   let h: Float64Array = Float64Array.from(x);
   const layers: ReferenceResult[] = [];
-  for (let l = 0; l < config.layers; l++) {
-    const spec = deepLayerSpec(config, l);
-    const r = moeLayerReference(spec, params, h, `moe${l}.`);
-    layers.push(r);
-    let next: Float64Array = r.y;
-    if (config.residual && spec.dIn === spec.dOut) next = next.map((v, i) => v + h[i]);
-    if (config.denseBetween && l < config.layers - 1) {
-      const H = config.hiddenDim;
-      const W = num(getTensor(params, "", `dense${l}.weight`));
-      const b = num(getTensor(params, "", `dense${l}.bias`));
-      const B = next.length / H;
-      const z = new Float64Array(B * H);
-      for (let t = 0; t < B; t++) {
-        for (let o = 0; o < H; o++) {
-          let v = b[o];
-          for (let i = 0; i < H; i++) v += next[t * H + i] * W[i * H + o];
-          z[t * H + o] = act(v, config.activation);
-        }
-      }
-      next = z;
+  for (const blk of deepBlocks(config)) {
+    if (blk.kind === "moe") {
+      const r = moeLayerReference(blk.spec, params, h, blk.prefix);
+      layers.push(r);
+      h = config.residual && blk.spec.dIn === blk.spec.dOut ? r.y.map((v, i) => v + h[i]) : r.y;
+      continue;
     }
-    h = next;
+    const H = blk.dim;
+    const W = num(getTensor(params, blk.prefix, "weight"));
+    const b = num(getTensor(params, blk.prefix, "bias"));
+    const B = h.length / H;
+    const z = new Float64Array(B * H);
+    for (let t = 0; t < B; t++) {
+      for (let o = 0; o < H; o++) {
+        let v = b[o];
+        for (let i = 0; i < H; i++) v += h[t * H + i] * W[i * H + o];
+        z[t * H + o] = act(v, config.activation);
+      }
+    }
+    h = z;
   }
   return { y: h, layers };
 }

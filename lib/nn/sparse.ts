@@ -94,30 +94,33 @@ function ranks(g: Graph, s: MoeLayerSpec, indices: Value, expertOf: Value, n: Va
   const { op } = g;
   const { m, k } = s;
   if (m <= 2 * k * 14) {
-    const shape = op.Concat([op.Shape(indices, 0, 1), i64(m)], 0);
+    const shape = op.Concat([op.Shape(indices, { start: 0, end: 1 }), i64(m)], { axis: 0 });
     const mask = op.ScatterElements(
       op.ConstantOfShape(shape, i64(0)),
       indices,
       op.ConstantOfShape(op.Shape(indices), i64(1)),
-      1,
+      { axis: 1 },
     ); // [B, m]: 1 where token b chose expert e (a token's k experts are distinct)
     const before = op.CumSum(mask, 0, { exclusive: 1 });
-    return op.Reshape(op.GatherElements(before, indices, 1), [-1]);
+    return op.Reshape(op.GatherElements(before, indices, { axis: 1 }), [-1]);
   }
   const ar = op.Range(0, n, 1);
   const nVec = op.Shape(expertOf);
-  const [, perm] = op.TopK(op.Add(op.Mul(expertOf, n), ar), nVec, 0, 0, 1);
+  const [, perm] = op.TopK(op.Add(op.Mul(expertOf, n), ar), nVec, {
+    axis: 0,
+    largest: 0,
+    sorted: 1,
+  });
   const sortedExpert = op.Gather(expertOf, perm);
   const counts = op.ScatterElements(
     tensor("int64", [m]),
     expertOf,
     op.ConstantOfShape(nVec, i64(1)),
-    0,
-    "add",
+    { axis: 0, reduction: "add" },
   );
   const start = op.CumSum(counts, 0, { exclusive: 1 });
   const rankSorted = op.Sub(ar, op.Gather(start, sortedExpert));
-  return op.ScatterElements(op.ConstantOfShape(nVec, i64(0)), perm, rankSorted, 0);
+  return op.ScatterElements(op.ConstantOfShape(nVec, i64(0)), perm, rankSorted, { axis: 0 });
 }
 
 function plan(g: Graph, s: MoeLayerSpec, indices: Value): Plan {
@@ -130,39 +133,43 @@ function plan(g: Graph, s: MoeLayerSpec, indices: Value): Plan {
     tensor("int64", [m]),
     expertOf,
     op.ConstantOfShape(nVec, i64(1)),
-    0,
-    "add",
+    { axis: 0, reduction: "add" },
   ); // [m] loads
   // The tile height: the candidate with the least estimated cost for these loads.
   const cands = g.constant(tensor("int64", [TILE_ROWS.length, 1], TILE_ROWS));
   const tilesKm = op.Div(op.Add(op.Unsqueeze(counts, [0]), op.Sub(cands, 1)), cands); // [K, m]
-  const perCand = op.ReduceSum(tilesKm, [1], 1); // [K, 1] tiles for each candidate
+  const perCand = op.ReduceSum(tilesKm, [1], { keepdims: 1 }); // [K, 1] tiles for each candidate
   // The weight-gradient sums use m * (most tiles of one expert) cells (see toExperts).
-  const cells = op.Mul(op.ReduceMax(tilesKm, [1], 1), m); // [K, 1]
+  const cells = op.Mul(op.ReduceMax(tilesKm, { axes: [1], keepdims: 1 }), m); // [K, 1]
   const { perRow, perTile, perCell } = tileCost(s);
   const cost = op.Add(
     op.Add(op.Mul(op.Mul(perCand, cands), perRow), op.Mul(perCand, perTile)),
     op.Mul(cells, perCell),
   );
-  const best = op.ArgMax(op.Neg(op.Cast(cost, "float32")), 0, 1); // [1, 1], first minimum
+  const best = op.ArgMax(op.Neg(op.Cast(cost, "float32")), { axis: 0, keepdims: 1 }); // [1, 1], first minimum
   const t = op.Reshape(op.Gather(cands, op.Reshape(best, [])), []);
   const tiles = op.Div(op.Add(counts, op.Sub(t, 1)), t); // [m] ceil(count / T)
   const tileStart = op.CumSum(tiles, 0, { exclusive: 1 });
-  const nTiles = op.ReduceSum(tiles, [0], 1); // [1]
+  const nTiles = op.ReduceSum(tiles, [0], { keepdims: 1 }); // [1]
   const rank = ranks(g, s, indices, expertOf, n);
   const slotOf = op.Add(op.Mul(op.Gather(tileStart, expertOf), t), rank); // [N]
   // One extra tile past the experts' tiles: all its slots are empty, so its weight-gradient
   // block is exactly zero, the block that cells with no tile read (see `cellTile`).
   const nTilesPad = op.Add(nTiles, 1);
   const nSlots = op.Mul(nTilesPad, t);
-  const slotAssign = op.ScatterElements(op.Expand(n, nSlots), slotOf, op.Range(0, n, 1), 0);
+  const slotAssign = op.ScatterElements(op.Expand(n, nSlots), slotOf, op.Range(0, n, 1), {
+    axis: 0,
+  });
   // A tile's first slot is filled (it names the tile's expert), but for the extra tile's.
   const tileExpert = op.Gather(
-    op.Concat([expertOf, i64(0)], 0),
+    op.Concat([expertOf, i64(0)], { axis: 0 }),
     op.Gather(slotAssign, op.Range(0, op.Squeeze(nSlots, [0]), t)),
   );
   // Cell (e, r) of the weight-gradient sums: expert e's r-th tile, or the zero tile.
-  const r = op.Unsqueeze(op.Range(0, op.Squeeze(op.ReduceMax(tiles, [0], 1), [0]), 1), [0]);
+  const r = op.Unsqueeze(
+    op.Range(0, op.Squeeze(op.ReduceMax(tiles, { axes: [0], keepdims: 1 }), [0]), 1),
+    [0],
+  );
   const cellTile = op.Where(
     op.Less(r, op.Unsqueeze(tiles, [1])),
     op.Add(op.Unsqueeze(tileStart, [1]), r),
@@ -195,14 +202,15 @@ export function sparseExperts(
   const dt = x.dtype;
   const pl = plan(g, s, route.indices);
   const B = typeof x.shape?.[0] === "number" ? x.shape[0] : -1;
-  const buf = (v: Value, d: number) => op.Reshape(v, op.Concat([pl.nTiles, i64(-1), i64(d)], 0));
-  const perTile = (v: Value) => op.Gather(v, pl.tileExpert, 0);
-  const trans = (v: Value) => op.Transpose(v, [0, 2, 1]);
+  const buf = (v: Value, d: number) =>
+    op.Reshape(v, op.Concat([pl.nTiles, i64(-1), i64(d)], { axis: 0 }));
+  const perTile = (v: Value) => op.Gather(v, pl.tileExpert, { axis: 0 });
+  const trans = (v: Value) => op.Transpose(v, { perm: [0, 2, 1] });
   /** Sums row blocks by slot into tokens: [slots, d] -> [B, d]. */
   const combine = (v: Value, d: number) => {
-    const picked = op.Gather(v, pl.slotOf, 0); // [N, d]
+    const picked = op.Gather(v, pl.slotOf, { axis: 0 }); // [N, d]
     if (k === 1) return B === -1 ? picked : op.Reshape(picked, [B, d]);
-    return op.ReduceSum(op.Reshape(picked, [B, k, d]), [1], 0);
+    return op.ReduceSum(op.Reshape(picked, [B, k, d]), [1], { keepdims: 0 });
   };
   /**
    * Spreads token rows to slots: [B, d] -> [tiles, T, d]. Empty slots read token 0; their gate
@@ -217,8 +225,8 @@ export function sparseExperts(
    * "add" updates rows from several threads at once and races on repeated rows.)
    */
   const toExperts = (v: Value, dims: number[]) => {
-    const cells = op.Gather(v, pl.cellTile, 0); // [m * R, ...dims]
-    return op.ReduceSum(op.Reshape(cells, [m, -1, ...dims]), [1], 0);
+    const cells = op.Gather(v, pl.cellTile, { axis: 0 }); // [m * R, ...dims]
+    return op.ReduceSum(op.Reshape(cells, [m, -1, ...dims]), [1], { keepdims: 0 });
   };
 
   const w1 = p("experts.w1");
@@ -234,9 +242,11 @@ export function sparseExperts(
 
   // ---- forward ----
   const xBuf = spread(x, dIn); // [tiles, T, dIn]
-  const gFlat = op.Concat([op.Reshape(route.gates, [-1]), g.constant(tensor(dt, [1]))], 0);
+  const gFlat = op.Concat([op.Reshape(route.gates, [-1]), g.constant(tensor(dt, [1]))], {
+    axis: 0,
+  });
   const slotGate = buf(op.Gather(gFlat, pl.slotAssign), 1); // [tiles, T, 1]
-  const w1t = perTile(op.Transpose(op.Reshape(w1, [dIn, m, w]), [1, 0, 2])); // [tiles, dIn, w]
+  const w1t = perTile(op.Transpose(op.Reshape(w1, [dIn, m, w]), { perm: [1, 0, 2] })); // [tiles, dIn, w]
   const zs: Value[] = [];
   const hs: Value[] = [];
   const wts: Value[] = [w1t];
@@ -253,9 +263,9 @@ export function sparseExperts(
     hs.push(activate(g, z, s.activation));
   }
   const h = hs[hs.length - 1];
-  const hAug = b2 ? op.Concat([op.Mul(h, slotGate), slotGate], 2) : op.Mul(h, slotGate);
+  const hAug = b2 ? op.Concat([op.Mul(h, slotGate), slotGate], { axis: 2 }) : op.Mul(h, slotGate);
   const w2m = op.Reshape(w2, [m, w, dOut]);
-  const w2t = perTile(b2 ? op.Concat([w2m, op.Unsqueeze(b2, [1])], 1) : w2m); // [tiles, w(+1), dOut]
+  const w2t = perTile(b2 ? op.Concat([w2m, op.Unsqueeze(b2, [1])], { axis: 1 }) : w2m); // [tiles, w(+1), dOut]
   const yS = op.Reshape(op.MatMul(hAug, w2t), [-1, dOut]); // [slots, dOut], gate-scaled
   const y = combine(yS, dOut);
 
@@ -274,7 +284,7 @@ export function sparseExperts(
     const dhAug = op.MatMul(dyS, trans(w2t)); // [tiles, T, w(+1)]
     const dhg = b2 ? op.Slice(dhAug, [0], [w], [2]) : dhAug;
     if (c.needs(route.gates)) {
-      let dGate = op.ReduceSum(op.Mul(dhg, h), [2], 1); // [tiles, T, 1]
+      let dGate = op.ReduceSum(op.Mul(dhg, h), [2], { keepdims: 1 }); // [tiles, T, 1]
       if (b2) dGate = op.Add(dGate, op.Slice(dhAug, [w], [w + 1], [2]));
       const dGates = op.Gather(op.Reshape(dGate, [-1]), pl.slotOf); // [N]
       out.set(route.gates, op.Reshape(dGates, c.shapeOf(route.gates)));
@@ -288,11 +298,11 @@ export function sparseExperts(
         if (i === 0) {
           // dz^T x ([tiles, w, dIn]) runs faster on onnxruntime CPU than x^T dz (wide output).
           const dWt = toExperts(op.MatMul(trans(dz), xBuf), [w, dIn]); // [m, w, dIn]
-          out.set(wIn, op.Reshape(op.Transpose(dWt, [2, 0, 1]), [dIn, m * w]));
+          out.set(wIn, op.Reshape(op.Transpose(dWt, { perm: [2, 0, 1] }), [dIn, m * w]));
         } else out.set(wIn, toExperts(op.MatMul(trans(hs[i - 1]), dz), [w, w]));
       }
       if (bIn && c.needs(bIn)) {
-        const db = toExperts(op.ReduceSum(dz, [1], 1), [1, w]); // [m, 1, w]
+        const db = toExperts(op.ReduceSum(dz, [1], { keepdims: 1 }), [1, w]); // [m, 1, w]
         out.set(bIn, op.Reshape(db, i === 0 ? [m * w] : [m, w]));
       }
       if (i > 0) dh = op.MatMul(dz, trans(wts[i]));

@@ -27,7 +27,7 @@ import {
   type StepContext,
   zerosState,
 } from "./optimizer.ts";
-import { checkKeys, checkNumber, nonNegative, show, unitInterval } from "./validate.ts";
+import { checkKeys, checkNumber, nonNegative, show, unitInterval } from "../validate.ts";
 
 export interface AdamWOptions {
   /** (beta1, beta2), each in [0, 1). Default [0.9, 0.999]. */

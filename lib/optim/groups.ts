@@ -13,7 +13,7 @@
 import type { Graph, Value } from "../graph/builder.ts";
 import type { FloatDType } from "../graph/dtype.ts";
 import { type HostTensor, tensor } from "../graph/tensor.ts";
-import { checkNumber, nonNegative } from "./validate.ts";
+import { checkNumber, nonNegative } from "../validate.ts";
 
 /** Declares the graph input holding the base lr of each of `groups` groups: shape [groups]. */
 export function groupLrsInput(g: Graph, dtype: FloatDType, groups: number, name = "lrs"): Value {

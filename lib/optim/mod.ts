@@ -3,6 +3,14 @@ export { type Optimizer, optimizerStep, type StepContext, zerosState } from "./o
 export { adamw, type AdamWOptions, adamwTorchState, resolveAdamW } from "./adamw.ts";
 export { resolveSgd, sgd, type SgdOptions } from "./sgd.ts";
 export {
+  makeOptimizer,
+  OPTIMIZER_NAMES,
+  type OptimizerEntry,
+  type OptimizerFields,
+  type OptimizerName,
+  OPTIMIZERS,
+} from "./registry.ts";
+export {
   checkScheduleSpec,
   COSINE_PER,
   lrAt,

@@ -18,7 +18,7 @@ import {
   nonNegativeInt,
   positiveInt,
   show,
-} from "./validate.ts";
+} from "../validate.ts";
 
 export type Schedule =
   | { kind: "constant" }

@@ -12,7 +12,7 @@ import type { Value } from "../graph/builder.ts";
 import type { FloatDType } from "../graph/dtype.ts";
 import type { HostTensor } from "../graph/tensor.ts";
 import { checkUpdate, type Optimizer, ScalarCache, zerosState } from "./optimizer.ts";
-import { checkKeys, checkNumber, nonNegative, show } from "./validate.ts";
+import { checkKeys, checkNumber, nonNegative, show } from "../validate.ts";
 
 export interface SgdOptions {
   /** Momentum factor >= 0. Default 0 (no momentum buffer). */

@@ -24,6 +24,11 @@ export interface SessionOptions {
   /** When set, onnxruntime writes a JSON profile with this file prefix. */
   profilePrefix?: string;
   /**
+   * With ep "cuda": compile even when the CUDA audit finds nodes that would run on the CPU
+   * (nondeterministic kernels are refused regardless).
+   */
+  allowCpuFallback?: boolean;
+  /**
    * Whether idle intra-op threads busy-wait for work (onnxruntime's default: true). Off, they
    * sleep: the other core stays free for host work (data generation) and for other processes.
    */
@@ -86,15 +91,58 @@ export function checkExecutionProvider(ep: string): asserts ep is ExecutionProvi
   }
 }
 
+/** A model handed to Session.create while `captureModels` runs. */
+export interface CapturedModel {
+  model: Uint8Array;
+  ep: ExecutionProvider;
+}
+
+let capture: CapturedModel[] | undefined;
+
+/**
+ * Runs `build` with Session.create compiling nothing: each model goes to the returned list and
+ * the sessions it returns cannot run. For static checks of every program a run would build
+ * (lib/cuda/programs.ts). Not reentrant.
+ */
+export async function captureModels(build: () => Promise<unknown>): Promise<CapturedModel[]> {
+  if (capture) throw new Error("captureModels: already capturing");
+  const got: CapturedModel[] = [];
+  capture = got;
+  try {
+    await build();
+  } finally {
+    capture = undefined;
+  }
+  return got;
+}
+
+/**
+ * Checks a model before a CUDA session compiles it (lib/cuda/gate.ts installs the CUDA audit);
+ * throws to refuse the model.
+ */
+export type ModelCheck = (model: Uint8Array, opts: SessionOptions) => void;
+let cudaCheck: ModelCheck | undefined;
+
+/** Installs the check every `ep: "cuda"` session runs on its model first. */
+export function setCudaModelCheck(check: ModelCheck | undefined): void {
+  cudaCheck = check;
+}
+
 /** A compiled onnxruntime session over HostTensors. */
 export class Session {
   private constructor(
-    private readonly inner: ort.InferenceSession,
+    private readonly inner: ort.InferenceSession | undefined,
     readonly ep: ExecutionProvider,
   ) {}
 
   static async create(model: Uint8Array, opts: SessionOptions = {}): Promise<Session> {
     const ep = opts.ep ?? "cpu";
+    if (!(EXECUTION_PROVIDERS as readonly string[]).includes(ep)) checkExecutionProvider(ep);
+    if (capture) {
+      capture.push({ model, ep });
+      return new Session(undefined, ep);
+    }
+    if (ep === "cuda") cudaCheck?.(model, opts);
     checkExecutionProvider(ep);
     const optLevel = opts.optLevel ?? "all";
     if (!(OPT_LEVELS as readonly string[]).includes(optLevel)) {
@@ -117,11 +165,16 @@ export class Session {
     return new Session(inner, ep);
   }
 
+  private get live(): ort.InferenceSession {
+    if (!this.inner) throw new Error("session: a captured model cannot run");
+    return this.inner;
+  }
+
   get inputNames(): readonly string[] {
-    return this.inner.inputNames;
+    return this.live.inputNames;
   }
   get outputNames(): readonly string[] {
-    return this.inner.outputNames;
+    return this.live.outputNames;
   }
 
   async run(
@@ -131,18 +184,18 @@ export class Session {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [k, v] of Object.entries(feeds)) ortFeeds[k] = toOrt(v);
     const res = fetches
-      ? await this.inner.run(ortFeeds, fetches as string[])
-      : await this.inner.run(ortFeeds);
+      ? await this.live.run(ortFeeds, fetches as string[])
+      : await this.live.run(ortFeeds);
     const out: Record<string, HostTensor> = {};
     for (const [k, v] of Object.entries(res)) out[k] = fromOrt(v);
     return out;
   }
 
   endProfiling(): void {
-    this.inner.endProfiling();
+    this.live.endProfiling();
   }
 
   async release(): Promise<void> {
-    await this.inner.release();
+    await this.inner?.release();
   }
 }

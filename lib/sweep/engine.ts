@@ -10,7 +10,13 @@
  * - Ctrl-C (SIGINT) or `signal` aborts the current run through the executor's AbortSignal,
  *   writes no record for it, rebuilds the tables and returns `interrupted: true` (exit 130);
  *   a second Ctrl-C exits at once (records are atomic, so that is safe too).
- * - All input is validated before anything is written.
+ * - All input is validated before anything is written; the output folder's writability is
+ *   checked before anything trains.
+ * - Several processes may share one output folder: each run is claimed before it trains (see
+ *   claims.ts), a run claimed by a live worker is left to it, and once its own runs are done a
+ *   worker waits for the others' runs, taking over those whose worker died.
+ * - With a `configuration`, the tables only hold runs of that configuration; records of others
+ *   (folders mixed by older versions) are reported and left out.
  */
 import { canonicalJson, runId } from "./runid.ts";
 import {
@@ -25,9 +31,18 @@ import {
 } from "./records.ts";
 import { type AfterRebuild, rebuildOutputs } from "./outputs.ts";
 import { checkShard, type Shard, shardRuns } from "./shard.ts";
+import { type ClaimOptions, Claims } from "./claims.ts";
+import {
+  type Configuration,
+  configurationKey,
+  foreignReport,
+  splitRecords,
+} from "./configuration.ts";
+import { checkWritable } from "./preflight.ts";
 import { type ProgressSink, silentProgress, TextProgress } from "./progress.ts";
 import { compactLabel } from "./tables.ts";
 import type { Executor, GroupExecutor, RunConfig, RunResult } from "./types.ts";
+import { groups } from "./batches.ts";
 
 /** What runSweep needs. */
 export interface SweepOptions {
@@ -61,6 +76,12 @@ export interface SweepOptions {
     weight?(config: RunConfig): number;
     maxWeight?: number;
   };
+  /** The sweep's configuration (configuration.ts); every run must be of it. */
+  configuration?: Configuration;
+  /** Claim options (claims.ts), or false to claim nothing (a folder no other worker uses). */
+  claims?: ClaimOptions | false;
+  /** How often to look at runs claimed by other workers, ms (default 2000). */
+  pollMs?: number;
 }
 
 /** What happened. Counts are over the runs of this shard. */
@@ -69,6 +90,10 @@ export interface SweepSummary {
   total: number;
   /** Runs that already had a record when the sweep started. */
   skipped: number;
+  /** Runs finished by other workers on the same folder while this sweep ran. */
+  byOthers: number;
+  /** Records in the folder of other configurations (left out of the tables). */
+  foreign: number;
   /** Runs finished (record written) by this call, diverged ones included. */
   done: number;
   /** Of `done`, how many diverged. */
@@ -121,8 +146,20 @@ async function plan(opts: SweepOptions): Promise<Planned[]> {
     }
     firstIndex.set(id, i);
   });
+  const conf = opts.configuration;
+  opts.runs.forEach((config, i) => {
+    if (conf && configurationKey(config, conf.axes) !== conf.key) {
+      throw new Error(`runs[${i}]: not of configuration ${conf.id}`);
+    }
+  });
   const runs = opts.shard ? shardRuns(opts.runs, opts.shard.index, opts.shard.count) : opts.runs;
   return runs.map((config) => ({ id: runId(config), config }));
+}
+
+/** A run's optimizer steps (epochs × steps per epoch), the progress unit. */
+function stepsOf(run: Planned): number {
+  const t = run.config.train;
+  return Math.max(0, Math.round((t.epochs * t.samplesPerEpoch) / t.batch)) || 0;
 }
 
 function errorText(err: unknown): { message: string; detail: string } {
@@ -142,16 +179,21 @@ export async function runSweep(opts: SweepOptions): Promise<SweepSummary> {
   const { outDir } = opts;
   const sink = opts.progress === false ? silentProgress : opts.progress ?? new TextProgress();
 
+  await checkWritable(outDir, "outDir");
   await Deno.mkdir(runsDir(outDir), { recursive: true });
   const scan = await readRecords(outDir);
   for (const bad of scan.invalid) {
     sink.warn(`warning: ignoring record ${bad.path}: ${bad.error} (its run counts as not done)`);
   }
+  const foreign = opts.configuration ? splitRecords(scan.records, opts.configuration).foreign : [];
+  if (foreign.length) sink.warn(foreignReport(outDir, opts.configuration!, foreign));
   const finished = new Set(scan.records.map((r) => r.run_id));
   const pending = runs.filter((r) => !finished.has(r.id));
   const summary: SweepSummary = {
     total: runs.length,
     skipped: runs.length - pending.length,
+    byOthers: 0,
+    foreign: foreign.length,
     done: 0,
     diverged: 0,
     failed: [],
@@ -184,7 +226,10 @@ export async function runSweep(opts: SweepOptions): Promise<SweepSummary> {
 
   const rebuild = async () => {
     try {
-      await rebuildOutputs(outDir, { afterRebuild: opts.afterRebuild });
+      await rebuildOutputs(outDir, {
+        afterRebuild: opts.afterRebuild,
+        configuration: opts.configuration,
+      });
     } catch (err) {
       const { message } = errorText(err);
       summary.outputErrors.push(message);
@@ -192,15 +237,24 @@ export async function runSweep(opts: SweepOptions): Promise<SweepSummary> {
     }
   };
 
-  /** Runs one group; false when the sweep was interrupted during it. */
+  /**
+   * Runs one group (a single run is a group of one); false when the sweep was interrupted
+   * during it. A result returned after an abort may be partial: it is never recorded.
+   */
   const runGroup = async (batch: Planned[], execute: GroupExecutor): Promise<boolean> => {
     const labels = batch.map((r) => compactLabel(r.config));
-    sink.runStart({
-      run_id: batch[0].id,
-      label: `${labels[0]} (+${batch.length - 1} in one program)`,
-    });
+    const label = batch.length === 1
+      ? labels[0]
+      : `${labels[0]} (+${batch.length - 1} in one program)`;
+    sink.runStart({ run_id: batch[0].id, label, runs: batch.length, steps: stepsOf(batch[0]) });
     const t0 = performance.now();
     const wall = () => (performance.now() - t0) / 1000 / batch.length;
+    const aborted = () => {
+      batch.forEach((r, i) =>
+        sink.runEnd({ run_id: r.id, label: labels[i], outcome: "aborted", wall_s: wall() })
+      );
+      return false;
+    };
     let results: RunResult[];
     try {
       const raw = await execute(batch.map((r) => r.config), {
@@ -209,12 +263,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepSummary> {
         },
         signal: abort.signal,
       });
-      if (abort.signal.aborted) {
-        batch.forEach((r, i) =>
-          sink.runEnd({ run_id: r.id, label: labels[i], outcome: "aborted", wall_s: wall() })
-        );
-        return false;
-      }
+      if (abort.signal.aborted) return aborted();
       if (!Array.isArray(raw) || raw.length !== batch.length) {
         throw new Error(
           `group executor: expected ${batch.length} results, got ${
@@ -222,14 +271,11 @@ export async function runSweep(opts: SweepOptions): Promise<SweepSummary> {
           }`,
         );
       }
-      results = raw.map((r, i) => normalizeResult(r, `result[${i}]`));
+      results = raw.map((r, i) =>
+        normalizeResult(r, batch.length === 1 ? "result" : `result[${i}]`)
+      );
     } catch (err) {
-      if (abort.signal.aborted) {
-        batch.forEach((r, i) =>
-          sink.runEnd({ run_id: r.id, label: labels[i], outcome: "aborted", wall_s: wall() })
-        );
-        return false;
-      }
+      if (abort.signal.aborted) return aborted();
       const { message, detail } = errorText(err);
       batch.forEach((r, i) => {
         summary.failed.push({ run_id: r.id, error: message });
@@ -261,52 +307,52 @@ export async function runSweep(opts: SweepOptions): Promise<SweepSummary> {
     sink.runEnd({ run_id: run.id, label, outcome: result.status, wall_s, score: result.score });
   };
 
+  /** The single-run executor as a group executor of one run. */
+  const single: GroupExecutor = async (configs, hooks) => [await opts.execute(configs[0], hooks)];
+
+  const claims = opts.claims === false ? undefined : new Claims(outDir, opts.claims);
+  /** Claims what it can of `batch`: the runs to train now, and those busy elsewhere. */
+  const take = async (batch: Planned[]) => {
+    const mine: Planned[] = [], busy: Planned[] = [];
+    for (const r of batch) {
+      const state = claims
+        ? await claims.claim(r.id, (why) => sink.warn(`taking over run ${r.id}: ${why}`))
+        : "mine";
+      if (state === "mine") mine.push(r);
+      else if (state === "busy") busy.push(r);
+      else summary.byOthers++;
+    }
+    return { mine, busy };
+  };
+
   try {
-    sink.start({ total: summary.total, skipped: summary.skipped });
-    for (const batch of opts.group ? groups(pending, opts.group) : pending.map((r) => [r])) {
-      if (abort.signal.aborted) break;
-      if (batch.length > 1) {
-        const ok = await runGroup(batch, opts.group!.execute);
+    const work = pending.reduce((sum, r) => sum + stepsOf(r), 0);
+    sink.start({ total: summary.total, skipped: summary.skipped, work });
+    let queue = pending;
+    while (queue.length > 0 && !abort.signal.aborted) {
+      const waiting: Planned[] = [];
+      for (const batch of opts.group ? groups(queue, opts.group) : queue.map((r) => [r])) {
+        if (abort.signal.aborted) break;
+        const { mine, busy } = await take(batch);
+        waiting.push(...busy);
+        if (mine.length === 0) continue;
+        const execute = mine.length > 1 ? opts.group!.execute : single;
+        const ok = await runGroup(mine, execute);
+        for (const r of mine) await claims?.release(r.id);
         if (!ok) break;
-        continue;
       }
-      const run = batch[0];
-      const label = compactLabel(run.config);
-      sink.runStart({ run_id: run.id, label });
-      const t0 = performance.now();
-      const wall = () => (performance.now() - t0) / 1000;
-      let result: RunResult;
-      try {
-        const raw = await opts.execute(run.config, {
-          onProgress: (p) => {
-            if (!abort.signal.aborted) sink.runProgress(p);
-          },
-          signal: abort.signal,
-        });
-        // A result returned after an abort may be partial: never record it.
-        if (abort.signal.aborted) {
-          sink.runEnd({ run_id: run.id, label, outcome: "aborted", wall_s: wall() });
-          break;
-        }
-        result = normalizeResult(raw, "result");
-      } catch (err) {
-        if (abort.signal.aborted) {
-          sink.runEnd({ run_id: run.id, label, outcome: "aborted", wall_s: wall() });
-          break;
-        }
-        const { message, detail } = errorText(err);
-        summary.failed.push({ run_id: run.id, error: message });
-        sink.runEnd({ run_id: run.id, label, outcome: "failed", wall_s: wall(), error: detail });
-        continue;
+      queue = waiting;
+      // Runs other workers hold: wait for their records, or for their claims to go stale.
+      if (queue.length > 0 && !abort.signal.aborted) {
+        await new Promise((r) => setTimeout(r, opts.pollMs ?? 2000));
       }
-      await record(run, result, wall(), label);
-      await rebuild();
     }
     summary.interrupted = abort.signal.aborted &&
-      summary.skipped + summary.done + summary.failed.length < summary.total;
+      summary.skipped + summary.byOthers + summary.done + summary.failed.length < summary.total;
     // Also when nothing ran: the tables then reflect exactly the records on disk.
     await rebuild();
   } finally {
+    await claims?.releaseAll();
     if (listen) Deno.removeSignalListener("SIGINT", onSigint);
     opts.signal?.removeEventListener("abort", stop);
   }
@@ -316,44 +362,8 @@ export async function runSweep(opts: SweepOptions): Promise<SweepSummary> {
   return summary;
 }
 
-/**
- * Pending runs partitioned by key, each group in the order of its first run, then split in
- * order into consecutive groups of total weight at most maxWeight.
- */
-function groups(
-  runs: Planned[],
-  spec: NonNullable<SweepOptions["group"]>,
-): Planned[][] {
-  const byKey = new Map<string, Planned[]>();
-  for (const r of runs) {
-    const k = spec.key(r.config);
-    const g = byKey.get(k);
-    if (g) g.push(r);
-    else byKey.set(k, [r]);
-  }
-  const max = spec.maxWeight ?? Infinity;
-  const weight = spec.weight ?? (() => 0);
-  const out: Planned[][] = [];
-  for (const same of byKey.values()) {
-    let cur: Planned[] = [];
-    let total = 0;
-    for (const r of same) {
-      const w = weight(r.config);
-      if (cur.length > 0 && total + w > max) {
-        out.push(cur);
-        cur = [];
-        total = 0;
-      }
-      cur.push(r);
-      total += w;
-    }
-    out.push(cur);
-  }
-  return out;
-}
-
 function summaryLine(s: SweepSummary, outDir: string): string {
-  const done = `${s.skipped + s.done}/${s.total} runs done`;
+  const done = `${s.skipped + s.byOthers + s.done}/${s.total} runs done`;
   const failed = s.failed.length
     ? `, ${s.failed.length} failed (${s.failed.slice(0, 5).map((f) => f.run_id).join(", ")}` +
       `${s.failed.length > 5 ? ", ..." : ""})`
@@ -361,6 +371,8 @@ function summaryLine(s: SweepSummary, outDir: string): string {
   if (s.interrupted) return `stopped: ${done}${failed}; rerun the same command to resume`;
   if (s.failed.length) return `finished: ${done}${failed}; rerun the same command to retry them`;
   const extra = [`${s.skipped} skipped`, `${s.diverged} diverged`];
+  if (s.byOthers) extra.push(`${s.byOthers} by other workers`);
+  if (s.foreign) extra.push(`${s.foreign} runs of other configurations left out`);
   if (s.outputErrors.length) extra.push(`${s.outputErrors.length} table rebuild errors`);
   return `done: ${done} (${extra.join(", ")}) in ${outDir}`;
 }

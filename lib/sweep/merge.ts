@@ -14,6 +14,12 @@ import {
 } from "./records.ts";
 import { type AfterRebuild, rebuildOutputs } from "./outputs.ts";
 import type { RunRecord } from "./types.ts";
+import {
+  type Configuration,
+  configurationsIn,
+  differences,
+  splitRecords,
+} from "./configuration.ts";
 
 /** What mergeOutputs needs. */
 export interface MergeOptions {
@@ -25,6 +31,11 @@ export interface MergeOptions {
   afterRebuild?: AfterRebuild;
   /** Receives warnings (conflicts, invalid records); default console.error. */
   warn?: (message: string) => void;
+  /**
+   * The configuration being merged: a record of any other configuration (in an input or in
+   * `out`) makes the merge fail before anything is written.
+   */
+  configuration?: Configuration;
 }
 
 /** What mergeOutputs did. */
@@ -78,8 +89,9 @@ async function checkInput(dir: unknown, field: string): Promise<string> {
  * Copies the records of every input into `<out>/runs` and rebuilds out's tables. A run id
  * present several times with identical records is fine; with different records the one with
  * the earlier `finished_at` is kept (the one seen first on a tie) and a warning is issued.
- * Invalid record files are reported and skipped. All inputs are checked before anything is
- * written; throws a one-line error naming the bad input.
+ * Invalid record files are reported and skipped. Records of different experiments, or of
+ * another configuration than `configuration`, make it fail. All inputs are checked before
+ * anything is written; throws a one-line error naming the bad input.
  */
 export async function mergeOutputs(opts: MergeOptions): Promise<MergeSummary> {
   const warn = opts.warn ?? ((m: string) => console.error(m));
@@ -109,6 +121,16 @@ export async function mergeOutputs(opts: MergeOptions): Promise<MergeSummary> {
 
   const scanDir = async (dir: string, inOut: boolean) => {
     const scan = await readRecords(dir);
+    const conf = opts.configuration;
+    const foreign = conf ? splitRecords(scan.records, conf).foreign : [];
+    if (conf && foreign.length) {
+      const other = configurationsIn(foreign, conf.axes)[0].conf;
+      throw new Error(
+        `${inOut ? "out" : "inputs"}: ${dir} holds ${foreign.length} run(s) of configuration ` +
+          `${other.id}, not ${conf.id} (${differences(conf.key, other.key, 3).join(", ")}); ` +
+          `merge only shards of one sweep`,
+      );
+    }
     for (const bad of scan.invalid) {
       summary.invalid.push(bad);
       warn(`warning: skipping invalid record ${bad.path}: ${bad.error}`);
@@ -128,13 +150,24 @@ export async function mergeOutputs(opts: MergeOptions): Promise<MergeSummary> {
     await scanDir(dir, false);
   }
 
+  const experiments = [...new Set([...chosen.values()].map((c) => c.record.config.experiment))];
+  if (experiments.length > 1) {
+    const at = (e: string) => [...chosen.values()].find((c) => c.record.config.experiment === e)!;
+    throw new Error(
+      `inputs: ${at(experiments[0]).path} is of experiment ${experiments[0]} but ` +
+        `${at(experiments[1]).path} is of ${experiments[1]}; merge only shards of one sweep`,
+    );
+  }
   await Deno.mkdir(runsDir(opts.out), { recursive: true });
   for (const c of chosen.values()) {
     if (c.inOut) continue;
     await writeFileAtomic(recordPath(opts.out, c.record.run_id), c.text);
     summary.copied++;
   }
-  const rebuilt = await rebuildOutputs(opts.out, { afterRebuild: opts.afterRebuild });
+  const rebuilt = await rebuildOutputs(opts.out, {
+    afterRebuild: opts.afterRebuild,
+    configuration: opts.configuration,
+  });
   summary.records = rebuilt.records.length;
   return summary;
 }

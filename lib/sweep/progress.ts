@@ -20,10 +20,16 @@ export interface RunEnd {
 
 /** Receives the engine's events; every method must be cheap and must not throw. */
 export interface ProgressSink {
-  /** The sweep starts: `total` runs in this shard, `skipped` of them already have records. */
-  start(info: { total: number; skipped: number }): void;
-  /** A run starts; `run_id` and its compact label. */
-  runStart(info: { run_id: string; label: string }): void;
+  /**
+   * The sweep starts: `total` runs in this shard, `skipped` of them already have records;
+   * `work`: the optimizer steps of the runs to do, summed over runs (for the ETA).
+   */
+  start(info: { total: number; skipped: number; work?: number }): void;
+  /**
+   * A run starts (or a group of `runs` runs in one program, labelled by its first); `steps`:
+   * the optimizer steps of each of its runs, the unit of runProgress's `step`.
+   */
+  runStart(info: { run_id: string; label: string; runs?: number; steps?: number }): void;
   /** Live progress of the current run (from the executor's onProgress). */
   runProgress(p: RunProgress): void;
   runEnd(info: RunEnd): void;
@@ -79,8 +85,11 @@ function stderrColumns(): number {
 
 /**
  * The default progress display (see the module doc). Counts shown: runs done (including the
- * skipped ones) / total, skipped, failed, and an ETA from the mean wall time of the runs
- * finished by this process (times the runs left, minus the current run's elapsed time).
+ * skipped ones) / total, skipped, failed, and an ETA. When the engine gives the work (steps
+ * per run), the ETA is the steps left (summed over runs) at the rate of the steps done so far
+ * (summed over runs, the current ones included), so it is known from the first steps of the
+ * first run; without it, the mean wall time of the finished runs times the runs left.
+ * The live part always counts a run's own optimizer steps ("step 120/640"), alone or in a group.
  */
 export class TextProgress implements ProgressSink {
   #write: (text: string) => void;
@@ -93,7 +102,10 @@ export class TextProgress implements ProgressSink {
   #finished = 0;
   #failed = 0;
   #wallSum = 0;
-  #current?: { label: string; started: number; live?: RunProgress };
+  #current?: { label: string; started: number; runs: number; steps?: number; live?: RunProgress };
+  #work?: number;
+  #workDone = 0;
+  #began?: number;
   #lastDraw = -Infinity;
   #drawn = false;
 
@@ -105,9 +117,10 @@ export class TextProgress implements ProgressSink {
     this.#minInterval = opts.minIntervalMs ?? 100;
   }
 
-  start(info: { total: number; skipped: number }): void {
+  start(info: { total: number; skipped: number; work?: number }): void {
     this.#total = info.total;
     this.#skipped = info.skipped;
+    this.#work = info.work;
     if (!this.#tty) {
       this.#write(
         `sweep: ${info.total} runs, ${info.skipped} already done, ` +
@@ -117,8 +130,14 @@ export class TextProgress implements ProgressSink {
     this.#draw(true);
   }
 
-  runStart(info: { run_id: string; label: string }): void {
-    this.#current = { label: info.label, started: this.#now() };
+  runStart(info: { run_id: string; label: string; runs?: number; steps?: number }): void {
+    this.#current = {
+      label: info.label,
+      started: this.#now(),
+      runs: info.runs ?? 1,
+      steps: info.steps,
+    };
+    this.#began ??= this.#current.started;
     this.#draw(true);
   }
 
@@ -128,7 +147,16 @@ export class TextProgress implements ProgressSink {
   }
 
   runEnd(info: RunEnd): void {
-    this.#current = undefined;
+    const cur = this.#current;
+    if (cur && cur.steps !== undefined && info.outcome !== "aborted") {
+      // A finished run's steps are done; a failed run's will never be.
+      if (info.outcome === "failed") this.#work = (this.#work ?? 0) - cur.steps;
+      else this.#workDone += cur.steps;
+      if (--cur.runs > 0) cur.live = undefined;
+    }
+    this.#current = cur && cur.runs > 0 && info.outcome !== "aborted" && cur.steps !== undefined
+      ? cur
+      : undefined;
     if (info.outcome === "ok" || info.outcome === "diverged") {
       this.#finished++;
       this.#wallSum += info.wall_s;
@@ -163,6 +191,16 @@ export class TextProgress implements ProgressSink {
   #eta(): string {
     const left = this.#total - this.#done() - this.#failed;
     if (left <= 0) return "0s";
+    if (this.#work !== undefined && this.#began !== undefined) {
+      const cur = this.#current;
+      const live = cur?.live && cur.steps !== undefined
+        ? Math.min(cur.live.step, cur.steps) * cur.runs
+        : 0;
+      const done = this.#workDone + live;
+      const elapsed = (this.#now() - this.#began) / 1000;
+      if (done <= 0 || elapsed <= 0) return "?";
+      return formatDuration(Math.max(0, this.#work - done) * (elapsed / done));
+    }
     if (this.#finished === 0) return "?";
     const elapsed = this.#current ? (this.#now() - this.#current.started) / 1000 : 0;
     return formatDuration(Math.max(0, (this.#wallSum / this.#finished) * left - elapsed));

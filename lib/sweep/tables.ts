@@ -6,6 +6,7 @@
  */
 import { canonicalJson } from "./runid.ts";
 import type { RunConfig, RunRecord } from "./types.ts";
+import { shorthand } from "../nn/config.ts";
 
 /** The fixed leading columns of results.csv; the runs' label keys follow (sorted). */
 export const RESULTS_COLUMNS = [
@@ -48,11 +49,6 @@ export interface Table {
   rows: Record<string, unknown>[];
 }
 
-/** MoE shorthand: m experts, k active → "16e8a". */
-export function moeShorthand(m: number, k: number): string {
-  return `${m}e${k}a`;
-}
-
 type Cell = string | number | undefined;
 
 function basename(path: string): string {
@@ -68,7 +64,7 @@ export function teacherOf(c: RunConfig): { teacher: string; teacher_m: Cell; tea
   const t = c.target;
   if (t.kind === "teacher") {
     return {
-      teacher: moeShorthand(t.teacher.m, t.teacher.k),
+      teacher: shorthand(t.teacher.m, t.teacher.k),
       teacher_m: t.teacher.m,
       teacher_k: t.teacher.k,
     };
@@ -92,7 +88,7 @@ export function studentOf(
   const model = c.model;
   if (model.kind === "moe") {
     const l = model.layer;
-    return { student: moeShorthand(l.m, l.k), student_m: l.m, student_k: l.k, student_w: l.w };
+    return { student: shorthand(l.m, l.k), student_m: l.m, student_k: l.k, student_w: l.w };
   }
   return {
     student: String(c.labels.arch ?? "deep"),

@@ -4,6 +4,8 @@
  * canonical hash is a stable run id.
  */
 import type { InputDist } from "../data/inputs.ts";
+import type { MoeLayerConfig } from "../nn/config.ts";
+import type { OptimizerName } from "../optim/registry.ts";
 
 /** One student-teacher (or student-function) training run, fully resolved. */
 export interface RunConfig {
@@ -29,26 +31,16 @@ export type TargetConfig =
   | { kind: "teacher-file"; path: string; sha256: string }
   | { kind: "function"; name: string };
 
-/** An (m, k, w, d)-MoE layer as in lib/nn/config.ts (kept structural here). */
-export interface MoeSpec {
-  m: number;
-  k: number;
-  w: number;
-  dIn: number;
-  dOut: number;
-  gate: "softmax-topk" | "equal" | "softmax-all";
-  activation: "relu" | "linear" | "constant" | "gelu";
-  routerBias: boolean;
-  expertBias: boolean;
-  strategy: "dense" | "sparse" | "auto";
-}
+/** An (m, k, w, d)-MoE layer: the layer config of lib/nn/config.ts, as stored in a run config. */
+export type MoeSpec = MoeLayerConfig;
 
 export type ModelConfig =
   | { kind: "moe"; layer: MoeSpec; init: "torch" | "paper" }
   | { kind: "deep"; deep: Record<string, unknown> };
 
 export interface TrainConfig {
-  optimizer: "adamw";
+  /** A registered optimizer (lib/optim/registry.ts). */
+  optimizer: OptimizerName;
   lr: number;
   betas: [number, number];
   eps: number;
@@ -60,6 +52,8 @@ export interface TrainConfig {
   samplesPerEpoch: number;
   batch: number;
   testSamples: number;
+  /** SGD's momentum (optimizer "sgd" only); omitted means 0. */
+  momentum?: number;
 }
 
 /** Per-epoch numbers of a run. */

@@ -30,12 +30,12 @@ export function regionKeyGraph(router: Router, kMax: number, dtype: FloatDType =
   if (router.bias) {
     scores = op.Add(scores, g.initializer("router.bias", tensor(dtype, [router.m], router.bias)));
   }
-  const [, indices] = op.TopK(scores, kMax, -1, 1, 1);
+  const [, indices] = op.TopK(scores, kMax, { axis: -1, largest: 1, sorted: 1 });
   const pow2 = g.initializer(
     "pow2",
     tensor("int64", [router.m], Array.from({ length: router.m }, (_, j) => 1n << BigInt(j))),
   );
-  const keys = op.CumSum(op.Gather(pow2, indices, 0), 1);
+  const keys = op.CumSum(op.Gather(pow2, indices, { axis: 0 }), 1);
   g.output(keys, "keys");
   g.output(indices, "indices");
   return g;

@@ -3,6 +3,10 @@
  * inside an ONNX Loop. Parameters, optimizer state and the step counter are loop-carried; the
  * batch is either fed as an [N, ...] tensor (host-generated, deterministic everywhere) or drawn
  * in the graph by RandomNormal. Returns the new state and the N per-step losses.
+ *
+ * As torch's optimizers: a parameter the loss does not depend on (its gradient would be None,
+ * e.g. the router under the `equal` gate) is not updated at all, weight decay included, and
+ * its optimizer state stays as it is.
  */
 import { Graph, type Value } from "../graph/builder.ts";
 import type { FloatDType } from "../graph/dtype.ts";
@@ -12,11 +16,16 @@ import { type Optimizer, optimizerStep, type StepContext } from "../optim/optimi
 import { groupLr } from "../optim/groups.ts";
 import { scheduledLr, type ScheduleSpec } from "../optim/schedule.ts";
 
-/** A trainable tensor and its parameter group (index into the runtime `lrs` input). */
+/**
+ * A trainable tensor and its parameter group (index into the runtime `lrs` input). With
+ * `trainable: false` it is carried state instead: no gradient, no optimizer state; each step
+ * sets it to the loss's `updates[name]` (or keeps it), e.g. a router's balancing bias.
+ */
 export interface ParamSpec {
   name: string;
   init: HostTensor;
   group?: number;
+  trainable?: false;
 }
 
 /** A per-step batch tensor, fed by the caller as [N, ...dims]. */
@@ -45,12 +54,16 @@ export type BatchInput = FedBatch | RandomBatch;
  * Builds the scalar loss of one step from the current parameters and this step's batch, or the
  * loss and a vector of `parts` (e.g. the losses of several models trained together, whose sum
  * is the loss): then `parts` is what the program reports per step instead of the loss.
+ * `updates` gives the next values of non-trainable parameters (applied after the step).
  */
 export type LossFn = (
   g: Graph,
   params: Record<string, Value>,
   batch: Record<string, Value>,
-) => Value | { loss: Value; parts: Value };
+) => Value | { loss: Value; parts?: Value; updates?: Record<string, Value> };
+
+/** Whether a parameter gets gradients and optimizer state. */
+export const isTrainable = (p: ParamSpec): boolean => p.trainable !== false;
 
 export interface TrainProgramSpec {
   dtype: FloatDType;
@@ -86,7 +99,9 @@ export function buildTrainProgram(spec: TrainProgramSpec): { graph: Graph; io: P
   const step0 = g.input("step", "int64", []);
   const lrs = g.input("lrs", dt, [spec.groups ?? 1]);
   const params = spec.params.map((p) => g.input(paramInput(p.name), dt, p.init.dims));
-  const stateKeys = spec.params.map((p) => Object.keys(spec.optimizer.initState(p.init)));
+  const stateKeys = spec.params.map((p) =>
+    isTrainable(p) ? Object.keys(spec.optimizer.initState(p.init)) : []
+  );
   const states = spec.params.flatMap((p, i) =>
     stateKeys[i].map((k) => g.input(stateInput(p.name, k), dt, p.init.dims))
   );
@@ -98,7 +113,7 @@ export function buildTrainProgram(spec: TrainProgramSpec): { graph: Graph; io: P
     const pVals = rest.slice(0, params.length);
     const sVals = rest.slice(params.length);
     const batch: Record<string, Value> = {};
-    fed.forEach((b, i) => (batch[b.name] = body.op.Gather(fedInputs[i], iter, 0)));
+    fed.forEach((b, i) => (batch[b.name] = body.op.Gather(fedInputs[i], iter, { axis: 0 })));
     for (const b of spec.batch) {
       if (b.kind === "normal") {
         batch[b.name] = body.op.RandomNormal([...b.dims], {
@@ -110,11 +125,23 @@ export function buildTrainProgram(spec: TrainProgramSpec): { graph: Graph; io: P
     }
     const named = Object.fromEntries(spec.params.map((p, i) => [p.name, pVals[i]]));
     const built = spec.loss(body, named, batch);
-    const [loss, reported] = "parts" in built ? [built.loss, built.parts] : [built, built];
+    const [loss, reported, updates] = "loss" in built
+      ? [built.loss, built.parts ?? built.loss, built.updates ?? {}]
+      : [built, built, {}];
     if (loss.dtype !== dt) {
       throw new Error(`loss: dtype ${loss.dtype} differs from program dtype ${dt}`);
     }
-    const grads = grad(body, loss, pVals);
+    for (const name of Object.keys(updates)) {
+      const p = spec.params.find((q) => q.name === name);
+      if (!p || isTrainable(p)) {
+        throw new Error(`updates.${name}: not a non-trainable parameter of the program`);
+      }
+    }
+    const trainable = spec.params.flatMap((p, i) => (isTrainable(p) ? [i] : []));
+    const grads: (Value | undefined)[] = [];
+    grad(body, loss, trainable.map((i) => pVals[i]), { unused: "undefined" }).forEach((gv, j) => {
+      grads[trainable[j]] = gv;
+    });
     const t = optimizerStep(body, step, dt);
     // Schedule all group lrs at once, and share one context per group so the optimizer's
     // per-step scalars are built once per group, not once per parameter.
@@ -128,8 +155,16 @@ export function buildTrainProgram(spec: TrainProgramSpec): { graph: Graph; io: P
     const newStates: Value[] = [];
     let si = 0;
     spec.params.forEach((p, i) => {
+      if (!isTrainable(p)) {
+        newParams.push(updates[p.name] ?? pVals[i]);
+        return;
+      }
       const st = Object.fromEntries(stateKeys[i].map((k) => [k, sVals[si++]]));
-      const res = spec.optimizer.update(body, pVals[i], grads[i], st, ctxOf(p.group ?? 0));
+      const gi = grads[i];
+      // No gradient (torch's None): the parameter and its state are carried unchanged.
+      const res = gi
+        ? spec.optimizer.update(body, pVals[i], gi, st, ctxOf(p.group ?? 0))
+        : { param: pVals[i], state: st };
       newParams.push(res.param);
       for (const k of stateKeys[i]) newStates.push(res.state[k]);
     });

@@ -7,7 +7,12 @@ import { encodeModel } from "../graph/encode.ts";
 import { type HostTensor, scalar } from "../graph/tensor.ts";
 import { groupLrsFeed } from "../optim/groups.ts";
 import { Session, type SessionOptions } from "../runtime/session.ts";
-import { buildTrainProgram, type ProgramIO, type TrainProgramSpec } from "./program.ts";
+import {
+  buildTrainProgram,
+  isTrainable,
+  type ProgramIO,
+  type TrainProgramSpec,
+} from "./program.ts";
 import { loadCheckpoint, saveCheckpoint, type TrainState } from "./checkpoint.ts";
 
 export interface TrainerOptions extends SessionOptions {
@@ -36,6 +41,7 @@ export class Trainer {
     const state: TrainState = { step: 0, lrs: [...opts.lrs], params: {}, opt: {} };
     for (const p of spec.params) {
       state.params[p.name] = p.init;
+      if (!isTrainable(p)) continue;
       for (const [k, t] of Object.entries(spec.optimizer.initState(p.init))) {
         state.opt[`${p.name}.${k}`] = t;
       }

@@ -11,7 +11,9 @@ in cases.json). For each case this script checks that:
   3. metadata_props["moe_onnx"] is JSON naming the kind and the full config;
   4. a numpy forward written from the paper's formula, with the exported initializers, matches
      onnxruntime-node's y: scores s = x R (+ b), top-k with the lowest index winning ties, gates
-     (softmax over the k selected / all ones / softmax over all m, keep the k), experts
+     (softmax over the k selected / all ones / softmax over all m, keep the k / sigmoid
+     affinities selected with the selection bias, the unbiased ones normalized; times the
+     routed scale), experts
      A_j act(B_j x + c_j) + e_j, summed with the gates.
 onnxruntime is not needed here (nor installed): Python checks the formula, the TypeScript side
 ran onnxruntime. Exit status: 0 all passed, 1 a check failed, 3 a Python package is missing.
@@ -54,17 +56,23 @@ def moe_layer(x, c, W, prefix, depth):
     s = x @ p("router.weight")
     if c["routerBias"]:
         s = s + p("router.bias")
-    # Decreasing score; a stable sort of -s keeps the lower index first among ties.
-    idx = np.argsort(-s, axis=1, kind="stable")[:, :k]
-    sel = np.take_along_axis(s, idx, axis=1)
+    # Affinities: sigma(s) for the sigmoid gate, else s; the selection bias b_sel only selects.
+    a = 1.0 / (1.0 + np.exp(-s)) if c["gate"] == "sigmoid-topk" else s
+    ranked = a + p("router.select_bias") if c.get("selectBias") else a
+    # Decreasing affinity; a stable sort of -a keeps the lower index first among ties.
+    idx = np.argsort(-ranked, axis=1, kind="stable")[:, :k]
+    sel = np.take_along_axis(a, idx, axis=1)  # the unbiased affinities of the selected
     if c["gate"] == "softmax-topk":
         gates = softmax(sel)
     elif c["gate"] == "equal":
         gates = np.ones_like(sel)
     elif c["gate"] == "softmax-all":
         gates = np.take_along_axis(softmax(s), idx, axis=1)
+    elif c["gate"] == "sigmoid-topk":
+        gates = sel / sel.sum(axis=1, keepdims=True)
     else:
         raise ValueError(f"gate: unexpected {c['gate']!r}")
+    gates = gates * c.get("routedScale", 1.0)
 
     W1 = p("experts.w1").reshape(d_in, m, w).transpose(1, 0, 2)  # B_j^T: [m, dIn, w]
     b1 = p("experts.b1").reshape(m, w) if c["expertBias"] else np.zeros((m, w))
@@ -85,7 +93,7 @@ def moe_layer(x, c, W, prefix, depth):
                 h = act(np.einsum("bu,buv->bv", h, Wh[j]) + bh[j], c["activation"])
         y_j = np.einsum("bu,buo->bo", h, W2[j]) + b2[j]
         y += gates[:, r : r + 1] * y_j
-    return y, s
+    return y, ranked
 
 
 def deep_layer_config(c, l):

@@ -3,7 +3,7 @@
  * CLI that runs a fake sweep in a subprocess (so tests can SIGKILL / SIGINT it):
  *
  *   deno run -A tests/support/fake_sweep.ts <outDir> [--runs 20] [--delay 50] [--log file]
- *     [--shard i/n]
+ *     [--shard i/n] [--poll ms]
  *
  * The fake's curves are a pure function of the config (fakeResult), so tests can compute the
  * expected table values independently of the engine.
@@ -193,6 +193,7 @@ if (import.meta.main) {
       delay: { type: "string", default: "50" },
       log: { type: "string" },
       shard: { type: "string" },
+      poll: { type: "string", default: "2000" },
     },
     allowPositionals: true,
   });
@@ -202,6 +203,7 @@ if (import.meta.main) {
     execute: fakeExecutor({ delayMs: Number(values.delay), logPath: values.log, idOf: runId }),
     versions: FAKE_VERSIONS,
     shard: values.shard ? parseShard(values.shard) : undefined,
+    pollMs: Number(values.poll),
   });
   Deno.exit(sweepExitCode(summary));
 }

@@ -61,7 +61,7 @@ export async function gradCheck(
   }
   const y = build(g, vals);
   const weights = g.constant(rand(yDims, 99));
-  const loss = g.op.ReduceSum(g.op.Mul(y, weights), undefined, 0);
+  const loss = g.op.ReduceSum(g.op.Mul(y, weights), undefined, { keepdims: 0 });
   g.output(loss, "loss");
   const grads = grad(g, loss, wrt.map((k) => vals[k]));
   grads.forEach((gv, i) => g.output(gv, `grad_${wrt[i]}`));

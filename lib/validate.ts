@@ -1,4 +1,7 @@
-/** One-line validation of user-facing optimizer and schedule options. */
+/**
+ * One-line validation of user-facing values (model configs, optimizer and schedule options,
+ * settings): each check throws an Error naming the field and what is allowed.
+ */
 
 /** Throws unless every key of `opts` is in `allowed`. */
 export function checkKeys(where: string, opts: object, allowed: readonly string[]): void {
@@ -35,4 +38,25 @@ export function show(x: unknown): string {
   } catch {
     return String(x);
   }
+}
+
+/** Throws unless `v` is an integer >= 1. */
+export function checkPosInt(field: string, v: unknown): void {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
+    throw new Error(`${field}: must be an integer >= 1, got ${String(v)}`);
+  }
+}
+
+/** Throws unless `v` is one of `allowed`. */
+export function checkOneOf(field: string, v: unknown, allowed: readonly unknown[]): void {
+  if (!allowed.includes(v)) {
+    throw new Error(
+      `${field}: unknown value ${JSON.stringify(v)} (allowed: ${allowed.join(", ")})`,
+    );
+  }
+}
+
+/** Throws unless `v` is a boolean. */
+export function checkBool(field: string, v: unknown): void {
+  if (typeof v !== "boolean") throw new Error(`${field}: must be true or false, got ${String(v)}`);
 }

@@ -1,0 +1,72 @@
+/**
+ * The exported file format's constants and types: what `metadata_props["moe_onnx"]` holds, the
+ * model kinds and graph strategies, and the options an export records.
+ */
+import denoJson from "../../deno.json" with { type: "json" };
+import type { FloatDType } from "../graph/dtype.ts";
+import type { DeepMoeConfig, MoeLayerConfig } from "../nn/config.ts";
+import type { InitScheme } from "../nn/init.ts";
+import type { ParamSet } from "../nn/params.ts";
+
+/** The toolkit version (deno.json "version"), recorded in every exported file. */
+export const TOOLKIT_VERSION: string = denoJson.version;
+/** The metadata_props key holding the JSON `ModelMetadata`. */
+export const METADATA_KEY = "moe_onnx";
+export const MODEL_FORMAT = "moe-onnx-model";
+export const FORMAT_VERSION = 1;
+/** The symbolic batch dimension of `x` and `y`. */
+export const BATCH_DIM = "batch";
+
+export const MODEL_KINDS = ["moe", "deep"] as const;
+export type ModelKind = typeof MODEL_KINDS[number];
+export const EXPORT_STRATEGIES = ["dense", "sparse"] as const;
+export type ExportStrategy = typeof EXPORT_STRATEGIES[number];
+
+/** A model to export: an (m, k, w, d)-MoE layer or a deep MoE, with its config. */
+export type ModelSpec =
+  | { kind: "moe"; config: MoeLayerConfig }
+  | { kind: "deep"; config: DeepMoeConfig };
+
+export interface ExportOptions {
+  /** Graph strategy (default `dense`: fewest nodes, portable; `sparse`: exact dispatch). */
+  strategy?: ExportStrategy;
+  /** The seed the parameters were drawn from (recorded only; null when unknown). */
+  seed?: number | null;
+  /** The init scheme the parameters were drawn with (recorded only; null when unknown). */
+  init?: InitScheme | null;
+  /** Preset name (recorded only). */
+  preset?: string | null;
+  /** Human description (default: generated from the config). */
+  description?: string;
+}
+
+/** What `metadata_props["moe_onnx"]` holds (JSON). */
+export interface ModelMetadata {
+  format: typeof MODEL_FORMAT;
+  formatVersion: typeof FORMAT_VERSION;
+  kind: ModelKind;
+  /** The full config, fields in canonical order. */
+  config: MoeLayerConfig | DeepMoeConfig;
+  seed: number | null;
+  init: InitScheme | null;
+  preset: string | null;
+  dtype: FloatDType;
+  /** Strategy the graph was built with. */
+  strategy: ExportStrategy;
+  /** Number of parameter scalars. */
+  params: number;
+  /** Input and output shapes, with the symbolic batch dim. */
+  x: [typeof BATCH_DIM, number];
+  y: [typeof BATCH_DIM, number];
+  toolkitVersion: string;
+  description: string;
+}
+
+/** A model read back by `importModel`. */
+export type ImportedModel = ModelSpec & {
+  params: ParamSet;
+  seed: number | null;
+  init: InitScheme | null;
+  dtype: FloatDType;
+  metadata: ModelMetadata;
+};

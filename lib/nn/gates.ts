@@ -1,0 +1,78 @@
+/**
+ * Routing of an MoE layer as graph code: router scores, the top-k selection (optionally
+ * biased by the balancing bias b_sel, which only selects) and the gate weights of each gate
+ * family (see `Gate` in config.ts).
+ *
+ * Graph ops: MatMul / Gemm for the scores, TopK, Softmax, Sigmoid, GatherElements, ReduceSum,
+ * Div, Mul, Add, ConstantOfShape (the `equal` gates). The selection bias enters only the TopK
+ * input, so neither it nor the indices carry a gradient; the weights are read from the
+ * unbiased scores.
+ */
+import type { Graph, Value } from "../graph/builder.ts";
+import { tensor } from "../graph/tensor.ts";
+import type { MoeLayerSpec } from "./config.ts";
+
+type Lookup = (name: string) => Value;
+
+/** A layer's routing: scores, selected experts and their weights. */
+export interface MoeRoute {
+  /** Router scores s(x), [B, m]. */
+  scores: Value;
+  /** Selected experts, [B, k] int64, in decreasing (biased) affinity order. */
+  indices: Value;
+  /** Their gate weights, [B, k]. */
+  gates: Value;
+}
+
+/**
+ * The int64 shape of `v`: a constant when static, so the shapes downstream (and their
+ * gradients) stay static; else Shape(v).
+ */
+export function shapeOf(g: Graph, v: Value): Value {
+  const s = v.shape;
+  return s && s.every((d) => typeof d === "number")
+    ? g.constant(tensor("int64", [s.length], s as number[]))
+    : g.op.Shape(v);
+}
+
+/** Scores, top-k selection and gate weights of one layer for x: [B, dIn]. */
+export function routeTokens(g: Graph, s: MoeLayerSpec, p: Lookup, x: Value): MoeRoute {
+  const { op } = g;
+  const scores = s.routerBias
+    ? op.Gemm(x, p("router.weight"), p("router.bias"))
+    : op.MatMul(x, p("router.weight"));
+  const bias = s.selectBias ? p("router.select_bias") : undefined;
+  // The affinity the selection ranks (before the bias): sigma(s) for sigmoid gates, else s.
+  const affinity = s.gate === "sigmoid-topk" ? op.Sigmoid(scores) : scores;
+  const [vals, indices] = op.TopK(bias ? op.Add(affinity, bias) : affinity, s.k, {
+    axis: -1,
+    largest: 1,
+    sorted: 1,
+  });
+  // The selected unbiased affinities (TopK's values when nothing biases the selection).
+  const picked = () => (bias ? op.GatherElements(affinity, indices, { axis: 1 }) : vals);
+  let gates: Value;
+  switch (s.gate) {
+    case "softmax-topk":
+      gates = op.Softmax(picked(), { axis: -1 });
+      break;
+    case "softmax-all":
+      gates = op.GatherElements(op.Softmax(scores, { axis: -1 }), indices, { axis: 1 });
+      break;
+    case "sigmoid-topk": {
+      const a = picked();
+      gates = op.Div(a, op.ReduceSum(a, [1]));
+      break;
+    }
+    case "equal":
+      // Built from the shape only, so no gradient reaches the router (as in eq. 2.2).
+      gates = op.ConstantOfShape(shapeOf(g, vals), tensor(x.dtype, [1], [1]));
+      break;
+    default: {
+      const never: never = s.gate;
+      throw new Error(`gate: unknown value '${never}'`);
+    }
+  }
+  if (s.routedScale !== undefined && s.routedScale !== 1) gates = op.Mul(gates, s.routedScale);
+  return { scores, indices, gates };
+}
