@@ -12,17 +12,23 @@ import {
   ACTIVATIONS,
   deepMoeConfig,
   GATES,
+  INIT_SCHEMES,
   initDeepMoe,
   initMoe,
+  MOE_OPTIONAL_FIELDS,
   moeConfig,
   type ParamSet,
+  STRATEGIES,
   teacherConfig,
 } from "../lib/nn/mod.ts";
 import {
+  DEEP_CONFIG_FIELDS,
   exportModel,
   type ExportStrategy,
   importModel,
   type ModelSpec,
+  MOE_CONFIG_FIELDS,
+  TOOLKIT_VERSION,
 } from "../lib/export/onnx_export.ts";
 import { exportPreset } from "../lib/export/presets.ts";
 import { resolvePreset } from "../lib/experiments/registry.ts";
@@ -364,9 +370,21 @@ Deno.test("PyTorch: loaded models match onnxruntime-node, train, and write back 
     lr: 0.01,
     batch: 256,
   }];
+  // The module's vocabulary is the toolkit's (a new gate or field must reach Python too).
+  const toolkit = {
+    gates: GATES,
+    activations: ACTIVATIONS,
+    strategies: STRATEGIES,
+    initSchemes: INIT_SCHEMES,
+    moeFields: MOE_CONFIG_FIELDS,
+    deepFields: DEEP_CONFIG_FIELDS,
+    moeOptionalFields: MOE_OPTIONAL_FIELDS,
+    version: TOOLKIT_VERSION,
+  };
+  const errors = [{ model: `${REPO}models/teacher-16e8a-d64-seed0.onnx` }];
   await Deno.writeTextFile(
     `${dir}/cases.json`,
-    JSON.stringify({ forward, adamw, write, readme: `${REPO}README.md` }, null, 1),
+    JSON.stringify({ forward, adamw, write, toolkit, errors, readme: `${REPO}README.md` }, null, 1),
   );
 
   let out: Deno.CommandOutput;
@@ -383,7 +401,7 @@ Deno.test("PyTorch: loaded models match onnxruntime-node, train, and write back 
   const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
   if (out.code === 3) throw new Error(`Python lacks torch, onnx or numpy: ${PY_HINT}\n${text}`);
   assert.equal(out.code, 0, `tests/python/check_torch.py failed:\n${text}`);
-  const nChecks = forward.length + adamw.length + write.length + 1;
+  const nChecks = forward.length + adamw.length + write.length + errors.length + 2;
   assert.match(text, new RegExp(`all ${nChecks} checks passed`), text);
   assert.match(text, /ok {3}readme snippet: /, text);
 
