@@ -35,7 +35,13 @@ export type TargetConfig =
 export type MoeSpec = MoeLayerConfig;
 
 export type ModelConfig =
-  | { kind: "moe"; layer: MoeSpec; init: "torch" | "paper" }
+  | {
+    kind: "moe";
+    layer: MoeSpec;
+    init: "torch" | "paper";
+    /** Router load balancing while training (lib/nn/balance.ts); absent = none. */
+    balance?: { auxLoss?: number; zLoss?: number; biasRate?: number };
+  }
   | { kind: "deep"; deep: Record<string, unknown> };
 
 export interface TrainConfig {
