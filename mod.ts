@@ -31,6 +31,7 @@ export { Graph, GraphError, type Operand, type Shape, Value } from "./lib/graph/
 export type { DType, FloatDType } from "./lib/graph/dtype.ts";
 export { type HostTensor, scalar, tensor } from "./lib/graph/tensor.ts";
 export { encodeModel, IR_VERSION, type ModelOptions, OPSET } from "./lib/graph/encode.ts";
+export { formatGraph, formatNode, qualifiedName } from "./lib/graph/format.ts";
 
 // Autodiff
 export { grad, GradError } from "./lib/autodiff/grad.ts";
@@ -49,14 +50,25 @@ export {
   adamw,
   type AdamWOptions,
   adamwTorchState,
+  makeOptimizer,
   type Optimizer,
+  type OptimizerFields,
+  type OptimizerName,
+  OPTIMIZERS,
   sgd,
   type SgdOptions,
 } from "./lib/optim/mod.ts";
 export { lrAt, type Schedule, scheduledLr, type ScheduleSpec } from "./lib/optim/schedule.ts";
 export { Trainer, type TrainerOptions } from "./lib/train/trainer.ts";
 export { type EvalSpec, Evaluator } from "./lib/train/evaluator.ts";
-export type { BatchInput, LossFn, ParamSpec, TrainProgramSpec } from "./lib/train/program.ts";
+export type {
+  BatchInput,
+  FedBatch,
+  LossFn,
+  ParamSpec,
+  RandomBatch,
+  TrainProgramSpec,
+} from "./lib/train/program.ts";
 export { loadCheckpoint, saveCheckpoint, type TrainState } from "./lib/train/checkpoint.ts";
 
 // Randomness and data
@@ -70,18 +82,31 @@ export { moeForward, type MoeForwardResult, strategyCost } from "./lib/nn/moe.ts
 export { deepMoeForward } from "./lib/nn/deep.ts";
 export { deepMoeReference, moeReference } from "./lib/nn/reference.ts";
 export {
+  BATCH_DIM,
+  EXPORT_STRATEGIES,
   exportModel,
+  type ExportOptions,
+  type ExportStrategy,
+  FORMAT_VERSION,
   type ImportedModel,
   importModel,
+  MODEL_FORMAT,
+  MODEL_KINDS,
+  type ModelKind,
+  type ModelMetadata,
+  type ModelSpec,
   writeModel,
 } from "./lib/export/onnx_export.ts";
 
 // Experiments and sweeps
 export { EXPERIMENTS, parseGrid, resolvePreset } from "./lib/experiments/registry.ts";
 export {
+  type ExecutorOptions,
   groupKey,
   makeExecutor,
   makeGroupExecutor,
+  type PreparedGroup,
+  type PreparedRun,
   prepareGroup,
   prepareRun,
   studentParamCount,
@@ -89,7 +114,13 @@ export {
 } from "./lib/experiments/executor.ts";
 export { runSweep, type SweepOptions, type SweepSummary } from "./lib/sweep/engine.ts";
 export { runId } from "./lib/sweep/runid.ts";
-export type { RunConfig, RunRecord, RunResult } from "./lib/sweep/types.ts";
+export type {
+  Executor,
+  GroupExecutor,
+  RunConfig,
+  RunRecord,
+  RunResult,
+} from "./lib/sweep/types.ts";
 
 // Theory checks (Lemmas 3.2 and 3.3, router partitions)
 export * from "./lib/theory/mod.ts";

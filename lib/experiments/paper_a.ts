@@ -1,6 +1,6 @@
 /**
  * Paper A ("The power of fine-grained experts", arXiv 2505.06839) student-teacher experiments.
- * Full scale reproduces the authors' settings (../shared/spec/experiments.md); quick scale
+ * Full scale reproduces the authors' settings (README.md, "Experiments"); quick scale
  * shows the same effect on a 2-core CPU (d = 64, teacher 64 / student 80 active neurons,
  * 20 epochs, calibrated against the authors' script).
  */

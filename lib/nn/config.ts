@@ -25,7 +25,7 @@ export type Gate = typeof GATES[number];
 
 export const ACTIVATIONS = ["relu", "linear", "constant", "gelu"] as const;
 /**
- * The expert nonlinearity. `constant` is the paper's sigma(t) = 1 (seed 002, section 3.1): an
+ * The expert nonlinearity. `constant` is sigma(t) = 1 (arXiv 2505.06839, section 3.1): an
  * expert then outputs the constant vector A_j 1 + e_j whatever its input, and B_j, c_j get no
  * gradient. `gelu` is the exact (erf) form.
  */

@@ -1,5 +1,5 @@
 /**
- * The region census of Lemma 3.2 (seed 002): Gaussian routing vectors r_1..r_m ~ N(0, I_d) split
+ * The region census of Lemma 3.2 (arXiv 2505.06839): Gaussian routing vectors r_1..r_m ~ N(0, I_d) split
  * a rotation-invariant input distribution into the C(m, k) regions U_S (S = the top-k set of
  * <r_j, x>); the lemma says that for d > C k (log m)^2 a constant fraction of the regions carry
  * mass >= 1 / (2 C(m, k)). The census estimates every visited region's mass from Monte-Carlo

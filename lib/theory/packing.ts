@@ -1,5 +1,5 @@
 /**
- * The packing of Lemma 3.3 (seed 002): constant experts u_1..u_m ~ N(0, I_d / (2 d k)) give sums
+ * The packing of Lemma 3.3 (arXiv 2505.06839): constant experts u_1..u_m ~ N(0, I_d / (2 d k)) give sums
  * u_S = sum_{j in S} u_j over k-subsets S with
  *   boundedness  ||u_S||^2 <= 1                         for every S, and
  *   separation   ||u_S - u_S'||^2 >= |S delta S'| / (4k) for every S != S',
