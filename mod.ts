@@ -27,17 +27,40 @@
  */
 
 // Graph building
-export { Graph, GraphError, type Operand, type Shape, Value } from "./lib/graph/builder.ts";
-export type { DType, FloatDType } from "./lib/graph/dtype.ts";
+export {
+  type Attr,
+  type AttrInput,
+  type Dim,
+  Graph,
+  GraphError,
+  type Node,
+  type NodeOptions,
+  type Operand,
+  type Shape,
+  Value,
+} from "./lib/graph/builder.ts";
+export { OP_TABLE, type Ops, type OpTable, type WrapOf, type WrappedOp } from "./lib/graph/ops.ts";
+export type { AnyTypedArray, DType, FloatDType } from "./lib/graph/dtype.ts";
 export { type HostTensor, scalar, tensor } from "./lib/graph/tensor.ts";
 export { encodeModel, IR_VERSION, type ModelOptions, OPSET } from "./lib/graph/encode.ts";
 export { formatGraph, formatNode, qualifiedName } from "./lib/graph/format.ts";
 
 // Autodiff
-export { grad, GradError } from "./lib/autodiff/grad.ts";
+export { grad, GradError, type GradOptions } from "./lib/autodiff/grad.ts";
+export type { RuleContext } from "./lib/autodiff/context.ts";
 export { customGradient, type CustomRule } from "./lib/autodiff/custom.ts";
 export { OPS } from "./lib/graph/ops.ts";
-export type { GradOut, GradRule, OpDef, ShapeRule } from "./lib/graph/ops/def.ts";
+export type {
+  AttrType,
+  Emit,
+  GradOut,
+  GradRule,
+  InSlot,
+  OpDef,
+  OutSlot,
+  ShapeArgs,
+  ShapeRule,
+} from "./lib/graph/ops/def.ts";
 
 // Runtime, optimizers, training
 export {

@@ -13,6 +13,7 @@ import { inputsContext } from "./format.ts";
 
 /** A dimension: a size, a symbolic name such as "batch", or null (unknown). */
 export type Dim = number | string | null;
+/** A static shape: one Dim per axis. */
 export type Shape = readonly Dim[];
 
 /** A tagged attribute value, as it will be encoded. */
@@ -28,20 +29,25 @@ export type Attr =
 /** An attribute as a caller writes it: plain values are tagged from the op's declaration. */
 export type AttrInput = number | string | number[] | HostTensor | Graph;
 
+/** A node of a graph: an op applied to values, with its attributes. */
 export interface Node {
   /** Unique in the root graph; output value names derive from it. */
   readonly name: string;
   /** The named scope the node was built in (`moe0/sparse`), "" for none. */
   readonly scope: string;
+  /** The ONNX op type (a key of OPS). */
   readonly opType: string;
   /** `undefined` marks an omitted optional input (encoded as ""). */
   readonly inputs: readonly (Value | undefined)[];
+  /** The values it produces. */
   readonly outputs: readonly Value[];
+  /** Its attributes, tagged, in the order they are encoded. */
   readonly attrs: ReadonlyMap<string, Attr>;
 }
 
 /** A named value in a graph: a graph input, initializer or node output. */
 export class Value {
+  /** Made by the builder (Graph.input, initializer, node); not called directly. */
   constructor(
     readonly graph: Graph,
     readonly name: string,
@@ -49,9 +55,11 @@ export class Value {
     readonly shape: Shape | undefined,
     readonly producer: Node | undefined,
   ) {}
+  /** The number of axes, when known. */
   get rank(): number | undefined {
     return this.shape?.length;
   }
+  /** `name: dtype[dims]`, `?` for unknown dims. */
   toString(): string {
     const s = this.shape ? `[${this.shape.map((d) => d ?? "?").join(", ")}]` : "[?]";
     return `${this.name}: ${this.dtype}${s}`;
@@ -61,9 +69,11 @@ export class Value {
 /** What an op accepts as an input: a value, or a literal promoted to a named constant. */
 export type Operand = Value | number | bigint | readonly number[] | HostTensor;
 
+/** How `Graph.node` names and sizes a node. */
 export interface NodeOptions {
   /** Number of outputs for variadic-output ops (Split, Loop, If). */
   outputs?: number;
+  /** An exact node name (must be unused). */
   name?: string;
   /** Hints for output names (made unique). */
   outputNames?: string[];
@@ -80,10 +90,15 @@ export { GraphError };
 
 /** An ONNX graph under construction (the main graph or a Loop/If body). */
 export class Graph {
+  /** The nodes, in build order (a topological order). */
   readonly nodes: Node[] = [];
+  /** The graph inputs, in declaration order. */
   readonly inputs: Value[] = [];
+  /** The graph outputs, in declaration order. */
   readonly outputs: Value[] = [];
+  /** Initializers (weights and constants) by name. */
   readonly initializers = new Map<string, HostTensor>();
+  /** The enclosing graph of a Loop/If body; undefined for the main graph. */
   readonly parent: Graph | undefined;
   private readonly state: RootState;
   /** Known constant contents of values (initializers, Constant nodes), for shape inference. */
@@ -91,6 +106,7 @@ export class Graph {
   /** The op namespace bound to this graph: `g.op.MatMul(a, b)`. */
   readonly op: Ops;
 
+  /** A new graph; pass `parent` for a Loop/If body (or use `subgraph`). */
   constructor(readonly name = "main", parent?: Graph) {
     this.parent = parent;
     this.state = parent
@@ -130,6 +146,7 @@ export class Graph {
     return this.state.scope.join("/");
   }
 
+  /** The main graph (this one, or the outermost enclosing graph). */
   get root(): Graph {
     return this.parent ? this.parent.root : this;
   }
@@ -156,6 +173,7 @@ export class Graph {
     return name;
   }
 
+  /** Reserves `name` exactly, or throws naming `what`. */
   private claim(name: string, what: string): string {
     if (this.state.names.has(name)) {
       throw new GraphError(`${what} '${name}': name already used in graph '${this.root.name}'`);
@@ -176,6 +194,7 @@ export class Graph {
     return this.addInitializer(this.claim(name, "initializer"), t);
   }
 
+  /** Stores an initializer under an already reserved name. */
   private addInitializer(name: string, t: HostTensor): Value {
     const v = new Value(this, name, t.dtype, t.dims, undefined);
     this.initializers.set(v.name, t);
@@ -218,6 +237,7 @@ export class Graph {
     return out;
   }
 
+  /** True for a graph input, initializer or output of this graph. */
   private isInputOrInit(v: Value): boolean {
     return this.inputs.includes(v) || this.initializers.has(v.name) || this.outputs.includes(v);
   }

@@ -1,5 +1,6 @@
 /** Element types the toolkit builds graphs with, and their ONNX / typed-array twins. */
 export type FloatDType = "float32" | "float64";
+/** Every element type of HostTensor and graph values. */
 export type DType = FloatDType | "int64" | "int32" | "bool" | "uint64";
 
 /** ONNX TensorProto.DataType codes. */
@@ -29,6 +30,7 @@ export type TypedArrayOf<D extends DType> = D extends "float32" ? Float32Array
   : D extends "uint64" ? BigUint64Array
   : Uint8Array;
 
+/** The typed arrays that hold HostTensor data. */
 export type AnyTypedArray =
   | Float32Array
   | Float64Array

@@ -7,12 +7,18 @@ import { qualifiedName } from "./format.ts";
 
 const P = onnx.onnx;
 
+/** The ONNX IR version of encoded models. */
 export const IR_VERSION = 8;
+/** The default ONNX opset of encoded models. */
 export const OPSET = 17;
 
+/** Model-level fields of an encoded ModelProto. */
 export interface ModelOptions {
+  /** The opset to declare (default OPSET). */
   opset?: number;
+  /** ModelProto.producer_version. */
   producerVersion?: string;
+  /** ModelProto.doc_string. */
   docString?: string;
   /** Stored as ModelProto.metadata_props. */
   metadata?: Record<string, string>;
