@@ -16,6 +16,7 @@ import { GradError } from "./errors.ts";
 
 export { GradError };
 
+/** Options of `grad`. */
 export interface GradOptions {
   /** The gradient of the loss itself (default: 1). */
   seed?: Value;
@@ -39,6 +40,9 @@ export function grad(
   wrt: readonly Value[],
   opts?: GradOptions & { unused?: "zeros" },
 ): Value[];
+/**
+ * Like the first overload, with `unused: "undefined"`: an unused parameter's gradient is undefined.
+ */
 export function grad(
   g: Graph,
   loss: Value,

@@ -18,7 +18,9 @@ import {
 } from "../cli/knobs.ts";
 import { isShorthand, STRATEGIES } from "../nn/config.ts";
 
+/** The scales every preset has. */
 export const SCALES = ["quick", "full"] as const;
+/** A preset's scale: `quick` (minutes on a laptop CPU) or `full` (the papers' sizes). */
 export type Scale = typeof SCALES[number];
 
 export const SCHEDULES = ["cosine-epoch", "cosine-step", "constant"] as const;

@@ -24,6 +24,7 @@ import { groupKey } from "./grouping.ts";
 export interface ExecutorOptions {
   /** onnxruntime intra-op threads (0 = one per physical core). */
   threads?: number;
+  /** Execution provider (default cpu). */
   ep?: ExecutionProvider;
   /** Upper bound on the fed batch bytes per run() (default 32 MiB). */
   maxChunkBytes?: number;
@@ -41,10 +42,15 @@ export interface ExecutorOptions {
 
 /** A run's compiled programs and data source, ready to train (shared with the benchmark). */
 export interface PreparedRun {
+  /** The training program and its state. */
   trainer: Trainer;
+  /** The test-loss program. */
   evaluator: Evaluator;
+  /** The run's training data. */
   source: BatchSource<"float32" | "float64">;
+  /** The learning-rate schedule the program was built with. */
   schedule: ScheduleSpec;
+  /** Optimizer steps per epoch. */
   stepsPerEpoch: number;
   /** Steps per run() call. */
   chunk: number;
@@ -58,6 +64,7 @@ export interface PreparedRun {
    * this or `nextBatch` for a run, not both.
    */
   fetchBatch(n: number): Promise<Record<string, HostTensor>>;
+  /** Releases the sessions and the prefetch worker. */
   release(): Promise<void>;
 }
 
@@ -68,6 +75,7 @@ export interface PreparedRun {
 export interface PreparedGroup extends PreparedRun {
   /** Trains all students; with size > 1 its losses are steps x size, row-major. */
   trainer: Trainer;
+  /** Number of students trained together. */
   size: number;
   /** Student r's current parameters, under the single run's names. */
   paramsOf(r: number): Record<string, HostTensor>;

@@ -12,14 +12,20 @@ import type { ParamSet } from "../nn/params.ts";
 export const TOOLKIT_VERSION: string = denoJson.version;
 /** The metadata_props key holding the JSON `ModelMetadata`. */
 export const METADATA_KEY = "moe_onnx";
+/** The `format` field of the metadata. */
 export const MODEL_FORMAT = "moe-onnx-model";
+/** The version of the metadata layout. */
 export const FORMAT_VERSION = 1;
 /** The symbolic batch dimension of `x` and `y`. */
 export const BATCH_DIM = "batch";
 
+/** The model kinds a file can hold: one MoE layer or a deep MoE. */
 export const MODEL_KINDS = ["moe", "deep"] as const;
+/** One of MODEL_KINDS. */
 export type ModelKind = typeof MODEL_KINDS[number];
+/** The graph strategies an exported file can be built with. */
 export const EXPORT_STRATEGIES = ["dense", "sparse"] as const;
+/** One of EXPORT_STRATEGIES. */
 export type ExportStrategy = typeof EXPORT_STRATEGIES[number];
 
 /** A model to export: an (m, k, w, d)-MoE layer or a deep MoE, with its config. */
@@ -27,6 +33,7 @@ export type ModelSpec =
   | { kind: "moe"; config: MoeLayerConfig }
   | { kind: "deep"; config: DeepMoeConfig };
 
+/** What an export records besides the model: strategy, provenance, description. */
 export interface ExportOptions {
   /** Graph strategy (default `dense`: fewest nodes, portable; `sparse`: exact dispatch). */
   strategy?: ExportStrategy;
@@ -42,14 +49,21 @@ export interface ExportOptions {
 
 /** What `metadata_props["moe_onnx"]` holds (JSON). */
 export interface ModelMetadata {
+  /** Always MODEL_FORMAT. */
   format: typeof MODEL_FORMAT;
+  /** Always FORMAT_VERSION. */
   formatVersion: typeof FORMAT_VERSION;
+  /** The model kind. */
   kind: ModelKind;
   /** The full config, fields in canonical order. */
   config: MoeLayerConfig | DeepMoeConfig;
+  /** The seed the parameters were drawn from, or null. */
   seed: number | null;
+  /** The init scheme of the parameters, or null. */
   init: InitScheme | null;
+  /** The preset name, or null. */
   preset: string | null;
+  /** Element type of parameters, input and output. */
   dtype: FloatDType;
   /** Strategy the graph was built with. */
   strategy: ExportStrategy;
@@ -57,8 +71,11 @@ export interface ModelMetadata {
   params: number;
   /** Input and output shapes, with the symbolic batch dim. */
   x: [typeof BATCH_DIM, number];
+  /** Output shape, with the symbolic batch dim. */
   y: [typeof BATCH_DIM, number];
+  /** The toolkit version that wrote the file. */
   toolkitVersion: string;
+  /** A human description of the model. */
   description: string;
 }
 

@@ -13,6 +13,7 @@ import { GraphError } from "./errors.ts";
 
 /** A dimension: a size, a symbolic name such as "batch", or null (unknown). */
 export type Dim = number | string | null;
+/** A value's shape: one Dim per axis. */
 export type Shape = readonly Dim[];
 
 /** A tagged attribute value, as it will be encoded. */
@@ -28,17 +29,25 @@ export type Attr =
 /** An attribute as a caller writes it: plain values are tagged from the op's declaration. */
 export type AttrInput = number | string | number[] | HostTensor | Graph;
 
+/** One ONNX node: op type, inputs, outputs and attributes. */
 export interface Node {
+  /** Unique node name. */
   readonly name: string;
+  /** ONNX op type, e.g. "MatMul". */
   readonly opType: string;
   /** `undefined` marks an omitted optional input (encoded as ""). */
   readonly inputs: readonly (Value | undefined)[];
+  /** The values it produces. */
   readonly outputs: readonly Value[];
+  /** Attributes, typed. */
   readonly attrs: ReadonlyMap<string, Attr>;
 }
 
 /** A named value in a graph: a graph input, initializer or node output. */
 export class Value {
+  /**
+   * A value of `graph`; `producer` is the node that outputs it (none for inputs and initializers).
+   */
   constructor(
     readonly graph: Graph,
     readonly name: string,
@@ -46,9 +55,11 @@ export class Value {
     readonly shape: Shape | undefined,
     readonly producer: Node | undefined,
   ) {}
+  /** Number of axes, when the shape is known. */
   get rank(): number | undefined {
     return this.shape?.length;
   }
+  /** `name: dtype[dims]`, `?` for unknown dims. */
   toString(): string {
     const s = this.shape ? `[${this.shape.map((d) => d ?? "?").join(", ")}]` : "[?]";
     return `${this.name}: ${this.dtype}${s}`;
@@ -58,9 +69,11 @@ export class Value {
 /** What an op accepts as an input: a value, or a literal promoted to a named constant. */
 export type Operand = Value | number | bigint | readonly number[] | HostTensor;
 
+/** Options of `Graph.node`. */
 export interface NodeOptions {
   /** Number of outputs for variadic-output ops (Split, Loop, If). */
   outputs?: number;
+  /** Node name (default: generated from the op type). */
   name?: string;
   /** Hints for output names (made unique). */
   outputNames?: string[];
@@ -76,10 +89,15 @@ export { GraphError };
 
 /** An ONNX graph under construction (the main graph or a Loop/If body). */
 export class Graph {
+  /** Nodes in the order they were added. */
   readonly nodes: Node[] = [];
+  /** Graph inputs. */
   readonly inputs: Value[] = [];
+  /** Graph outputs. */
   readonly outputs: Value[] = [];
+  /** Initializers (constant tensors stored in the model) by name. */
   readonly initializers = new Map<string, HostTensor>();
+  /** The enclosing graph of a Loop/If body; undefined for the main graph. */
   readonly parent: Graph | undefined;
   private readonly state: RootState;
   /** Known constant contents of values (initializers, Constant nodes), for shape inference. */
@@ -87,6 +105,7 @@ export class Graph {
   /** The op namespace bound to this graph: `g.op.MatMul(a, b)`. */
   readonly op: Ops;
 
+  /** A graph named `name`; with `parent`, a subgraph sharing its names. */
   constructor(readonly name = "main", parent?: Graph) {
     this.parent = parent;
     this.state = parent
@@ -95,6 +114,7 @@ export class Graph {
     this.op = makeOps(this);
   }
 
+  /** The main graph this graph belongs to. */
   get root(): Graph {
     return this.parent ? this.parent.root : this;
   }
@@ -121,6 +141,7 @@ export class Graph {
     return name;
   }
 
+  /** Reserves `name` (unique across the whole model) or throws naming `what`. */
   private claim(name: string, what: string): string {
     if (this.state.names.has(name)) {
       throw new GraphError(`${what} '${name}': name already used in graph '${this.root.name}'`);
@@ -141,6 +162,7 @@ export class Graph {
     return this.addInitializer(this.claim(name, "initializer"), t);
   }
 
+  /** Adds a constant tensor under an already claimed name. */
   private addInitializer(name: string, t: HostTensor): Value {
     const v = new Value(this, name, t.dtype, t.dims, undefined);
     this.initializers.set(v.name, t);
@@ -183,6 +205,7 @@ export class Graph {
     return out;
   }
 
+  /** Whether `v` is an input, initializer or output of this graph. */
   private isInputOrInit(v: Value): boolean {
     return this.inputs.includes(v) || this.initializers.has(v.name) || this.outputs.includes(v);
   }
@@ -197,6 +220,7 @@ export class Graph {
     return v.graph === this || (this.parent?.sees(v) ?? false);
   }
 
+  /** Throws unless `v` is a Value this graph can read. */
   private checkVisible(v: Value, where: string): void {
     if (!(v instanceof Value)) throw new GraphError(`${where}: not a Value (${String(v)})`);
     if (!this.sees(v)) {
@@ -261,6 +285,7 @@ export class Graph {
     return node.outputs;
   }
 
+  /** Checks a node's inputs against its op's signature, promoting literals to constants. */
   private resolveInputs(
     where: string,
     schema: OpDef,

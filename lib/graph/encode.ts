@@ -6,12 +6,18 @@ import type { HostTensor } from "./tensor.ts";
 
 const P = onnx.onnx;
 
+/** The ONNX IR version models are written with. */
 export const IR_VERSION = 8;
+/** The default ONNX opset (onnxruntime-node 1.30 and onnx-proto 8 both support it). */
 export const OPSET = 17;
 
+/** Options of `encodeModel`. */
 export interface ModelOptions {
+  /** ONNX opset (default OPSET). */
   opset?: number;
+  /** ModelProto.producer_version (default: the toolkit version). */
   producerVersion?: string;
+  /** ModelProto.doc_string. */
   docString?: string;
   /** Stored as ModelProto.metadata_props. */
   metadata?: Record<string, string>;

@@ -14,18 +14,27 @@ import { LAYOUT } from "./ops/layout.ts";
 import { INDEXING } from "./ops/indexing.ts";
 import { CREATE } from "./ops/create.ts";
 
-const TABLE = { ...ELEMENTWISE, ...LINALG, ...REDUCE, ...LAYOUT, ...INDEXING, ...CREATE };
+/**
+ * Every op definition by ONNX op type, with its typed wrapper (see OPS).
+ *
+ * @ignore
+ */
+export const TABLE = { ...ELEMENTWISE, ...LINALG, ...REDUCE, ...LAYOUT, ...INDEXING, ...CREATE };
 
 /** Every op the builder knows, by ONNX op type. */
 export const OPS: Readonly<Record<string, OpDef>> = TABLE;
 
-type Table = typeof TABLE;
-type WrapOf<D> = D extends OpDef<infer W> ? W : never;
+/** The op table's type: every op's definition by name. */
+export type OpTable = typeof TABLE;
+/** The typed wrapper of an op definition (`never` for an op without one). */
+export type WrapOf<D> = D extends OpDef<infer W> ? W : never;
 /** The ops that have a wrapper (Loop and If are built with g.loop and g.ifElse). */
-type Wrapped = { [K in keyof Table]: unknown extends WrapOf<Table[K]> ? never : K }[keyof Table];
+export type Wrapped = {
+  [K in keyof OpTable]: unknown extends WrapOf<OpTable[K]> ? never : K;
+}[keyof OpTable];
 
 /** The `op` namespace of a graph: `g.op.MatMul(a, b)`. */
-export type Ops = { [K in Wrapped]: WrapOf<Table[K]> };
+export type Ops = { [K in Wrapped]: WrapOf<OpTable[K]> };
 
 /** Binds every op's wrapper to `g`. */
 export function makeOps(g: Graph): Ops {

@@ -22,17 +22,25 @@ import { scheduledLr, type ScheduleSpec } from "../optim/schedule.ts";
  * sets it to the loss's `updates[name]` (or keeps it), e.g. a router's balancing bias.
  */
 export interface ParamSpec {
+  /** Parameter name (the loss function's `params` key). */
   name: string;
+  /** Initial value. */
   init: HostTensor;
+  /** Parameter group: index into the `lrs` input (default 0). */
   group?: number;
+  /** `false`: carried state, not trained. */
   trainable?: false;
 }
 
 /** A per-step batch tensor, fed by the caller as [N, ...dims]. */
 export interface FedBatch {
+  /** Fed by the caller. */
   kind: "fed";
+  /** Batch name (the loss function's `batch` key). */
   name: string;
+  /** Element type. */
   dtype: FloatDType;
+  /** Dims of one step's tensor (without the leading N). */
   dims: readonly number[];
 }
 
@@ -41,13 +49,19 @@ export interface FedBatch {
  * stream depends on the session's history: use "fed" where bit-exact resumption matters.
  */
 export interface RandomBatch {
+  /** Drawn in the graph from N(0, std^2). */
   kind: "normal";
+  /** Batch name (the loss function's `batch` key). */
   name: string;
+  /** Dims of one step's tensor. */
   dims: readonly number[];
+  /** RandomNormal seed. */
   seed: number;
+  /** Standard deviation (default 1). */
   std?: number;
 }
 
+/** A batch tensor: fed by the caller or drawn in the graph. */
 export type BatchInput = FedBatch | RandomBatch;
 
 /**
@@ -65,12 +79,19 @@ export type LossFn = (
 /** Whether a parameter gets gradients and optimizer state. */
 export const isTrainable = (p: ParamSpec): boolean => p.trainable !== false;
 
+/** A training program: parameters, batch, loss, optimizer and schedule. */
 export interface TrainProgramSpec {
+  /** Element type of parameters, batch and loss. */
   dtype: FloatDType;
+  /** The parameters. */
   params: readonly ParamSpec[];
+  /** The per-step batch tensors. */
   batch: readonly BatchInput[];
+  /** The loss of one step. */
   loss: LossFn;
+  /** The optimizer applied to every trainable parameter. */
   optimizer: Optimizer;
+  /** The learning-rate schedule. */
   schedule: ScheduleSpec;
   /** Number of parameter groups, i.e. the length of the `lrs` input (default 1). */
   groups?: number;
@@ -78,13 +99,21 @@ export interface TrainProgramSpec {
 
 /** Names of the program's inputs and outputs, so the runtime can feed and read state. */
 export interface ProgramIO {
+  /** Input: the number of steps of this run(). */
   steps: string;
+  /** Input: the global step before this run(). */
   step: string;
+  /** Input: base learning rate per group. */
   lrs: string;
+  /** Each parameter's state input and output. */
   params: { name: string; input: string; output: string }[];
+  /** Each optimizer state tensor's input and output. */
   state: { param: string; key: string; input: string; output: string }[];
+  /** Each fed batch tensor's input. */
   batch: { name: string; input: string }[];
+  /** Output: the global step after this run(). */
   stepOut: string;
+  /** Output: the per-step losses. */
   losses: string;
 }
 

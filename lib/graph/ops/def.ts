@@ -24,10 +24,13 @@ export type OutSlot = string;
 export interface ShapeArgs {
   /** "node NAME (OP)", for error messages. */
   where: string;
+  /** The graph being built. */
   g: Graph;
+  /** The node's inputs; undefined for an omitted optional one. */
   ins: (Value | undefined)[];
   /** The first input's shape. */
   s0: Shape | undefined;
+  /** The node's attributes. */
   attrs: ReadonlyMap<string, Attr>;
   /** Number of outputs (variadic-output ops). */
   nOut: number;
@@ -61,8 +64,11 @@ export type Emit = (
 
 /** One op: signature, wrapper, shape rule and backward rule. */
 export interface OpDef<W = unknown> {
+  /** Input slots: `name: T`, `name?: T` (optional), `...name: T` (variadic). */
   inputs: InSlot[];
+  /** Output slots, in the same notation. */
   outputs: OutSlot[];
+  /** Attributes the op takes, with their ONNX types. */
   attrs?: Record<string, AttrType>;
   /** Type variables restricted to floats. */
   floatOnly?: string[];
