@@ -43,6 +43,7 @@ export type { Ops, OpTable, WrapOf, Wrapped } from "./lib/graph/ops.ts";
 export type { AnyTypedArray, DType, FloatDType, TypedArrayOf } from "./lib/graph/dtype.ts";
 export { type HostTensor, scalar, tensor } from "./lib/graph/tensor.ts";
 export { encodeModel, IR_VERSION, type ModelOptions, OPSET } from "./lib/graph/encode.ts";
+export { formatGraph, formatNode, qualifiedName } from "./lib/graph/format.ts";
 
 // Autodiff
 export { grad, GradError, type GradOptions } from "./lib/autodiff/grad.ts";
@@ -75,7 +76,9 @@ export {
   adamw,
   type AdamWOptions,
   adamwTorchState,
+  makeOptimizer,
   type Optimizer,
+  type OptimizerFields,
   type OptimizerName,
   OPTIMIZERS,
   sgd,
@@ -134,11 +137,13 @@ export {
 } from "./lib/experiments/registry.ts";
 export { OVERRIDES, type Overrides, type Scale, SCALES } from "./lib/experiments/overrides.ts";
 export type { Knob, KnobKind, KnobTable, KnobValue, KnobValues } from "./lib/cli/knobs.ts";
-export type { ExecutorOptions, PreparedGroup, PreparedRun } from "./lib/experiments/prepare.ts";
 export {
+  type ExecutorOptions,
   groupKey,
   makeExecutor,
   makeGroupExecutor,
+  type PreparedGroup,
+  type PreparedRun,
   prepareGroup,
   prepareRun,
   studentParamCount,

@@ -21,6 +21,7 @@ import {
   SWEEP_GROUP_MAX_PARAMS,
 } from "../lib/experiments/executor.ts";
 import { renderFigures, writeExperimentInfo } from "../lib/experiments/figures.ts";
+import { writeReproduction } from "../lib/experiments/reproduction.ts";
 import { checkExecutionProvider, EXECUTION_PROVIDERS } from "../lib/runtime/session.ts";
 import { runSweep, sweepExitCode } from "../lib/sweep/engine.ts";
 import { parseShard, shardRuns } from "../lib/sweep/shard.ts";
@@ -124,12 +125,16 @@ async function main(): Promise<number> {
     versions: versions(),
     shard,
     configuration,
-    afterRebuild: async () => {
+    afterRebuild: async (records) => {
       await writeExperimentInfo(outDir, info);
+      await writeReproduction(outDir, records, info);
       await renderFigures(outDir, info);
     },
   });
-  console.error(`results: ${outDir}/results.csv, ${outDir}/best.csv, figures: ${outDir}/*.png`);
+  console.error(
+    `results: ${outDir}/results.csv, ${outDir}/best.csv, ${outDir}/reproduction.md, ` +
+      `figures: ${outDir}/*.png`,
+  );
   return sweepExitCode(summary);
 }
 

@@ -152,6 +152,23 @@ const CASES: Case[] = [
     dtype: "float32",
   },
   {
+    // Paper B's Exp. II deep model (arXiv 2505.24205): top-1, experts with two hidden layers.
+    name: "paperB-2-3-top1-depth2",
+    model: {
+      kind: "deep",
+      config: deepMoeConfig({
+        dIn: 2,
+        dOut: 1,
+        layers: 2,
+        experts: 3,
+        expertWidth: 5,
+        expertDepth: 2,
+        gate: "softmax-all",
+      }),
+    },
+    dtype: "float64",
+  },
+  {
     name: "deep-1-4-top1-sparse",
     model: {
       kind: "deep",

@@ -171,6 +171,29 @@ const ROUTER_CASES: Case[] = GATES.map((gate, i) => ({
   selectBias: [0.9, -0.6, 0.3, 0, -0.9, 0.6],
 }));
 
+/** Shared experts (when the toolkit has them): every activation, with and without biases. */
+const SHARED_CASES: Case[] = (MOE_OPTIONAL_FIELDS as readonly string[]).includes("sharedExperts")
+  ? ACTIVATIONS.map((activation, i) => ({
+    name: `moe-shared-${activation}-${STRATS[i % 2]}`,
+    model: {
+      kind: "moe",
+      config: moeConfig({
+        m: 5,
+        k: 2,
+        w: 3,
+        dIn: 4,
+        dOut: 3,
+        activation,
+        expertBias: i % 2 === 0,
+        gate: GATES[i % GATES.length],
+        ...{ sharedExperts: 1 + (i % 2), ...(i < 2 ? { sharedWidth: 6 } : {}) },
+      }),
+    },
+    dtype: "float32",
+    strategy: STRATS[i % 2],
+  }))
+  : [];
+
 /** Exact score ties: the lower expert index must win on both sides. */
 const TIE_CASES: Case[] = STRATS.flatMap((strategy) => [
   {
@@ -233,6 +256,10 @@ const WRITE_CONFIGS: { kind: "moe" | "deep"; config: Record<string, unknown> }[]
       selectBias: true,
       routedScale: 2.5 - 0.5 * g,
     }) as unknown as Record<string, unknown>,
+  })),
+  ...SHARED_CASES.map((c) => ({
+    kind: "moe" as const,
+    config: c.model.config as unknown as Record<string, unknown>,
   })),
   ...DEEP_CASES.map((c) => ({
     kind: "deep" as const,
@@ -310,7 +337,9 @@ Deno.test("PyTorch: loaded models match onnxruntime-node, train, and write back 
   };
   const forward: Record<string, unknown>[] = [];
   let seed = 0;
-  for (const c of [...layerCases(), ...ROUTER_CASES, ...DEEP_CASES, ...TIE_CASES]) {
+  for (
+    const c of [...layerCases(), ...ROUTER_CASES, ...SHARED_CASES, ...DEEP_CASES, ...TIE_CASES]
+  ) {
     seed++;
     const bytes = exportModel(c.model, paramsOf(c, seed), { strategy: c.strategy, seed });
     await Deno.writeFile(`${dir}/${c.name}.onnx`, bytes);

@@ -24,7 +24,7 @@ import { groupKey } from "./grouping.ts";
 export interface ExecutorOptions {
   /** onnxruntime intra-op threads (0 = one per physical core). */
   threads?: number;
-  /** Execution provider (default cpu). */
+  /** onnxruntime execution provider (default cpu). */
   ep?: ExecutionProvider;
   /** Upper bound on the fed batch bytes per run() (default 32 MiB). */
   maxChunkBytes?: number;
@@ -42,13 +42,13 @@ export interface ExecutorOptions {
 
 /** A run's compiled programs and data source, ready to train (shared with the benchmark). */
 export interface PreparedRun {
-  /** The training program and its state. */
+  /** The training program. */
   trainer: Trainer;
-  /** The test-loss program. */
+  /** The evaluation program (test and zero loss). */
   evaluator: Evaluator;
-  /** The run's training data. */
+  /** The run's data: training batches and per-epoch test sets. */
   source: BatchSource<"float32" | "float64">;
-  /** The learning-rate schedule the program was built with. */
+  /** The learning-rate schedule. */
   schedule: ScheduleSpec;
   /** Optimizer steps per epoch. */
   stepsPerEpoch: number;
@@ -75,7 +75,7 @@ export interface PreparedRun {
 export interface PreparedGroup extends PreparedRun {
   /** Trains all students; with size > 1 its losses are steps x size, row-major. */
   trainer: Trainer;
-  /** Number of students trained together. */
+  /** The number of runs. */
   size: number;
   /** Student r's current parameters, under the single run's names. */
   paramsOf(r: number): Record<string, HostTensor>;

@@ -12,18 +12,18 @@ import type { ParamSet } from "../nn/params.ts";
 export const TOOLKIT_VERSION: string = denoJson.version;
 /** The metadata_props key holding the JSON `ModelMetadata`. */
 export const METADATA_KEY = "moe_onnx";
-/** The `format` field of the metadata. */
+/** `ModelMetadata.format` of every export. */
 export const MODEL_FORMAT = "moe-onnx-model";
-/** The version of the metadata layout. */
+/** `ModelMetadata.formatVersion` of this layout (a reader accepts only it). */
 export const FORMAT_VERSION = 1;
 /** The symbolic batch dimension of `x` and `y`. */
 export const BATCH_DIM = "batch";
 
-/** The model kinds a file can hold: one MoE layer or a deep MoE. */
+/** The kinds of model a file holds: an MoE layer or a deep MoE. */
 export const MODEL_KINDS = ["moe", "deep"] as const;
 /** One of MODEL_KINDS. */
 export type ModelKind = typeof MODEL_KINDS[number];
-/** The graph strategies an exported file can be built with. */
+/** The graph strategies an export can be built with. */
 export const EXPORT_STRATEGIES = ["dense", "sparse"] as const;
 /** One of EXPORT_STRATEGIES. */
 export type ExportStrategy = typeof EXPORT_STRATEGIES[number];
@@ -33,7 +33,7 @@ export type ModelSpec =
   | { kind: "moe"; config: MoeLayerConfig }
   | { kind: "deep"; config: DeepMoeConfig };
 
-/** What an export records besides the model: strategy, provenance, description. */
+/** What an export records besides the model and its parameters. */
 export interface ExportOptions {
   /** Graph strategy (default `dense`: fewest nodes, portable; `sparse`: exact dispatch). */
   strategy?: ExportStrategy;
@@ -49,21 +49,21 @@ export interface ExportOptions {
 
 /** What `metadata_props["moe_onnx"]` holds (JSON). */
 export interface ModelMetadata {
-  /** Always MODEL_FORMAT. */
+  /** Always `MODEL_FORMAT`. */
   format: typeof MODEL_FORMAT;
-  /** Always FORMAT_VERSION. */
+  /** Always `FORMAT_VERSION`. */
   formatVersion: typeof FORMAT_VERSION;
-  /** The model kind. */
+  /** An MoE layer or a deep MoE. */
   kind: ModelKind;
   /** The full config, fields in canonical order. */
   config: MoeLayerConfig | DeepMoeConfig;
-  /** The seed the parameters were drawn from, or null. */
+  /** The seed the parameters were drawn from, when known. */
   seed: number | null;
-  /** The init scheme of the parameters, or null. */
+  /** The init scheme they were drawn with, when known. */
   init: InitScheme | null;
-  /** The preset name, or null. */
+  /** The preset the model belongs to, when any. */
   preset: string | null;
-  /** Element type of parameters, input and output. */
+  /** Float type of the parameters, x and y. */
   dtype: FloatDType;
   /** Strategy the graph was built with. */
   strategy: ExportStrategy;
@@ -71,11 +71,11 @@ export interface ModelMetadata {
   params: number;
   /** Input and output shapes, with the symbolic batch dim. */
   x: [typeof BATCH_DIM, number];
-  /** Output shape, with the symbolic batch dim. */
+  /** The output's shape. */
   y: [typeof BATCH_DIM, number];
-  /** The toolkit version that wrote the file. */
+  /** The version of the toolkit that wrote the file. */
   toolkitVersion: string;
-  /** A human description of the model. */
+  /** The file's `doc_string`. */
   description: string;
 }
 

@@ -4,12 +4,12 @@
  * while building, naming the node: a value from an unrelated graph, a dtype clash, an
  * attribute of the wrong type, a missing input.
  */
-import { type DType, isFloat } from "./dtype.ts";
+import type { DType } from "./dtype.ts";
 import { type HostTensor, scalar, tensor } from "./tensor.ts";
-import type { OpDef } from "./ops/def.ts";
 import { makeOps, OPS, type Ops } from "./ops.ts";
-import { expandSlots, isFixed, isHostTensor, outputDTypes, tagAttrs } from "./signature.ts";
+import { isHostTensor, outputDTypes, resolveInputs, tagAttrs } from "./signature.ts";
 import { GraphError } from "./errors.ts";
+import { inputsContext } from "./format.ts";
 
 /** A dimension: a size, a symbolic name such as "batch", or null (unknown). */
 export type Dim = number | string | null;
@@ -31,8 +31,10 @@ export type AttrInput = number | string | number[] | HostTensor | Graph;
 
 /** One ONNX node: op type, inputs, outputs and attributes. */
 export interface Node {
-  /** Unique node name. */
+  /** Unique in the root graph; output value names derive from it. */
   readonly name: string;
+  /** The named scope the node was built in (`moe0/sparse`), "" for none. */
+  readonly scope: string;
   /** ONNX op type, e.g. "MatMul". */
   readonly opType: string;
   /** `undefined` marks an omitted optional input (encoded as ""). */
@@ -83,6 +85,7 @@ interface RootState {
   names: Set<string>;
   counters: Map<string, number>;
   constCache: Map<string, Value>;
+  scope: string[];
 }
 
 export { GraphError };
@@ -110,8 +113,39 @@ export class Graph {
     this.parent = parent;
     this.state = parent
       ? parent.state
-      : { names: new Set(), counters: new Map(), constCache: new Map() };
+      : { names: new Set(), counters: new Map(), constCache: new Map(), scope: [] };
     this.op = makeOps(this);
+  }
+
+  /**
+   * Builds with node names under the scope `name` (nested scopes join with "/"), so profiles
+   * and formatGraph read like the model: `moe0/sparse/MatMul_3`. Only node names change;
+   * value, input and initializer names do not.
+   */
+  scope<T>(name: string, build: () => T): T {
+    if (!/^[A-Za-z0-9_.:-]+(\/[A-Za-z0-9_.:-]+)*$/.test(name)) {
+      throw new GraphError(
+        `scope: '${name}' is not a valid scope name (letters, digits, _.:- and /)`,
+      );
+    }
+    return this.atScope(this.scopePath ? `${this.scopePath}/${name}` : name, build);
+  }
+
+  /** Builds under the absolute scope path `path` ("" = no scope). */
+  atScope<T>(path: string, build: () => T): T {
+    const st = this.state.scope;
+    const saved = st.splice(0, st.length);
+    if (path) st.push(path);
+    try {
+      return build();
+    } finally {
+      st.splice(0, st.length, ...saved);
+    }
+  }
+
+  /** The current scope path ("" outside any scope). */
+  get scopePath(): string {
+    return this.state.scope.join("/");
   }
 
   /** The main graph this graph belongs to. */
@@ -220,8 +254,8 @@ export class Graph {
     return v.graph === this || (this.parent?.sees(v) ?? false);
   }
 
-  /** Throws unless `v` is a Value this graph can read. */
-  private checkVisible(v: Value, where: string): void {
+  /** Throws unless `v` is a Value this graph may read. */
+  checkVisible(v: Value, where: string): void {
     if (!(v instanceof Value)) throw new GraphError(`${where}: not a Value (${String(v)})`);
     if (!this.sees(v)) {
       throw new GraphError(
@@ -250,28 +284,39 @@ export class Graph {
   ): Value[] {
     const schema = Object.hasOwn(OPS, opType) ? OPS[opType] : undefined;
     const nodeName = opts.name ? this.claim(opts.name, "node") : this.uniqueName(opType);
-    const where = `node ${nodeName} (${opType})`;
+    const scope = this.scopePath;
+    const where = `node ${scope ? `${scope}/` : ""}${nodeName} (${opType})`;
     if (!schema) {
       throw new GraphError(`${where}: unknown op (declare it in lib/graph/ops/)`);
     }
-    const tagged = tagAttrs(where, schema, attrs);
-    const ins = this.resolveInputs(where, schema, inputs);
-    const dtypes = outputDTypes(where, schema, ins, tagged, opts.outputs);
     const node: {
       name: string;
+      scope: string;
       opType: string;
       inputs: (Value | undefined)[];
       outputs: Value[];
       attrs: Map<string, Attr>;
-    } = { name: nodeName, opType, inputs: ins, outputs: [], attrs: tagged };
-    const shapes = schema.shape?.({
-      where,
-      g: this,
-      ins,
-      s0: ins[0]?.shape,
-      attrs: tagged,
-      nOut: dtypes.length,
-    });
+    } = { name: nodeName, scope, opType, inputs: [], outputs: [], attrs: new Map() };
+    let dtypes: DType[];
+    let shapes: (Shape | undefined)[] | undefined;
+    try {
+      node.attrs = tagAttrs(where, schema, attrs);
+      node.inputs = resolveInputs(this, where, schema, inputs);
+      dtypes = outputDTypes(where, schema, node.inputs, node.attrs, opts.outputs);
+      shapes = schema.shape?.({
+        where,
+        g: this,
+        ins: node.inputs,
+        s0: node.inputs[0]?.shape,
+        attrs: node.attrs,
+        nOut: dtypes.length,
+      });
+    } catch (e) {
+      // Show the neighbourhood: where the failing node's inputs come from.
+      if (e instanceof GraphError) e.message += inputsContext(inputs);
+      throw e;
+    }
+    const tagged = node.attrs;
     dtypes.forEach((dt, i) => {
       const hint = opts.outputNames?.[i] ??
         (dtypes.length === 1 ? nodeName : `${nodeName}_out${i}`);
@@ -283,61 +328,6 @@ export class Graph {
     }
     this.nodes.push(node);
     return node.outputs;
-  }
-
-  /** Checks a node's inputs against its op's signature, promoting literals to constants. */
-  private resolveInputs(
-    where: string,
-    schema: OpDef,
-    inputs: readonly (Operand | undefined)[],
-  ): (Value | undefined)[] {
-    const slots = expandSlots(where, schema.inputs, inputs.length);
-    // Bind type variables from the Value inputs first, then promote literals to match.
-    const bound = new Map<string, DType>();
-    inputs.forEach((x, i) => {
-      const slot = slots[i];
-      if (x instanceof Value) {
-        this.checkVisible(x, where);
-        if (isFixed(slot.type)) {
-          if (x.dtype !== slot.type) {
-            throw new GraphError(
-              `${where}: input ${i} ('${x.name}') must be ${slot.type}, got ${x.dtype}`,
-            );
-          }
-        } else if (slot.type !== "*") {
-          const prev = bound.get(slot.type);
-          if (prev && prev !== x.dtype) {
-            throw new GraphError(
-              `${where}: dtype clash: input ${i} ('${x.name}') is ${x.dtype} but an earlier input of the same type is ${prev}`,
-            );
-          }
-          bound.set(slot.type, x.dtype);
-        }
-      } else if (x === undefined && !slot.optional) {
-        throw new GraphError(`${where}: input ${i} is required`);
-      }
-    });
-    for (const v of schema.floatOnly ?? []) {
-      const dt = bound.get(v);
-      if (dt && !isFloat(dt)) throw new GraphError(`${where}: needs a float input, got ${dt}`);
-    }
-    return inputs.map((x, i) => {
-      if (x === undefined || x instanceof Value) return x;
-      const slot = slots[i];
-      const dt = isFixed(slot.type) ? slot.type as DType : bound.get(slot.type) ??
-        (slot.type === "I" || slot.type === "J" ? "int64" : bound.get("T")); // Pow's exponent
-      if (!dt) {
-        throw new GraphError(
-          `${where}: cannot infer the dtype of literal input ${i}; pass a Value`,
-        );
-      }
-      if (isHostTensor(x) && x.dtype !== dt) {
-        throw new GraphError(
-          `${where}: dtype clash: literal input ${i} is ${x.dtype}, expected ${dt}`,
-        );
-      }
-      return this.literal(x, dt);
-    });
   }
 
   /**
@@ -430,3 +420,4 @@ function fmtScalar(t: HostTensor): string {
 }
 
 export { isHostTensor };
+export { formatGraph, formatNode, qualifiedName } from "./format.ts";

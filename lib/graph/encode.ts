@@ -3,6 +3,7 @@ import onnx from "onnx-proto";
 import type { Attr, Graph, Shape, Value } from "./builder.ts";
 import { ONNX_DTYPE } from "./dtype.ts";
 import type { HostTensor } from "./tensor.ts";
+import { qualifiedName } from "./format.ts";
 
 const P = onnx.onnx;
 
@@ -21,6 +22,8 @@ export interface ModelOptions {
   docString?: string;
   /** Stored as ModelProto.metadata_props. */
   metadata?: Record<string, string>;
+  /** Node names qualified by their scope (`moe0/sparse/MatMul_3`); default true. */
+  scopedNames?: boolean;
 }
 
 function bytesOf(t: HostTensor): Uint8Array {
@@ -48,7 +51,7 @@ function shapeProto(s: Shape | undefined): onnx.onnx.ITensorShapeProto | undefin
   };
 }
 
-function attrProto(name: string, a: Attr): onnx.onnx.IAttributeProto {
+function attrProto(name: string, a: Attr, scoped: boolean): onnx.onnx.IAttributeProto {
   const T = P.AttributeProto.AttributeType;
   switch (a.type) {
     case "float":
@@ -64,20 +67,20 @@ function attrProto(name: string, a: Attr): onnx.onnx.IAttributeProto {
     case "tensor":
       return { name, type: T.TENSOR, t: tensorProto("", a.value) };
     case "graph":
-      return { name, type: T.GRAPH, g: graphProto(a.value) };
+      return { name, type: T.GRAPH, g: graphProto(a.value, scoped) };
   }
 }
 
-export function graphProto(g: Graph): onnx.onnx.IGraphProto {
+export function graphProto(g: Graph, scoped = true): onnx.onnx.IGraphProto {
   return {
     name: g.name,
     node: g.nodes.map((n) => ({
-      name: n.name,
+      name: scoped ? qualifiedName(n) : n.name,
       opType: n.opType,
       domain: "",
       input: n.inputs.map((v) => v?.name ?? ""),
       output: n.outputs.map((v) => v.name),
-      attribute: [...n.attrs].map(([k, a]) => attrProto(k, a)),
+      attribute: [...n.attrs].map(([k, a]) => attrProto(k, a, scoped)),
     })),
     input: g.inputs.map((v) => valueInfo(v)),
     output: g.outputs.map((v) => valueInfo(v)),
@@ -93,7 +96,7 @@ export function modelProto(g: Graph, opts: ModelOptions = {}): onnx.onnx.IModelP
     producerVersion: opts.producerVersion ?? "0.1.0",
     docString: opts.docString,
     opsetImport: [{ domain: "", version: opts.opset ?? OPSET }],
-    graph: graphProto(g),
+    graph: graphProto(g, opts.scopedNames ?? true),
     metadataProps: Object.entries(opts.metadata ?? {}).map(([key, value]) => ({ key, value })),
   };
 }

@@ -5,7 +5,7 @@
 import type { Graph, Value } from "../graph/builder.ts";
 import { type DeepMoeConfig, validateDeepMoeConfig } from "./config.ts";
 import { deepBlocks } from "./layout.ts";
-import { activate, type CostContext, moeLayerForward, type MoeRoute } from "./moe.ts";
+import { activate, type CostContext, moeLayerForward, type MoeRoute, scopeName } from "./moe.ts";
 import { getParam, type ParamValues } from "./params.ts";
 
 export { initDeepMoe } from "./init.ts";
@@ -45,12 +45,14 @@ export function deepMoeForward(
       strategies.push(r.strategy);
       h = config.residual && b.spec.dIn === b.spec.dOut ? op.Add(r.y, h) : r.y;
     } else {
-      const z = op.Gemm(
-        h,
-        getParam(params, b.prefix, "weight"),
-        getParam(params, b.prefix, "bias"),
-      );
-      h = activate(g, z, config.activation);
+      h = g.scope(scopeName(b.prefix), () => {
+        const z = op.Gemm(
+          h,
+          getParam(params, b.prefix, "weight"),
+          getParam(params, b.prefix, "bias"),
+        );
+        return activate(g, z, config.activation);
+      });
     }
   }
   return { y: h, routes, strategies };

@@ -30,15 +30,15 @@ import { deepLayerSpec, type DeepMoeConfig, type MoeLayerSpec } from "./config.t
 /** What a tensor is, for initialization (`state`: no gradient, initialized to 0). */
 export type ParamRole = "router.weight" | "router.bias" | "weight" | "bias" | "state";
 
-/** One parameter tensor of a layer: name, dims, fan-in and role. */
+/** One tensor of a layout: name, dims and what initialization needs to know. */
 export interface ParamShape {
-  /** Name relative to the layer prefix. */
+  /** Name relative to the layer prefix (full names from deepParamShapes, moeModelParamShapes). */
   name: string;
-  /** Dims of the tensor. */
+  /** Its dims. */
   dims: number[];
   /** Inputs feeding one output unit (nn.Linear's fan_in). */
   fanIn: number;
-  /** What the tensor is, for initialization. */
+  /** What it is, for initialization. */
   role: ParamRole;
   /** Which expert matrix: 1 (B), "h" (hidden), 2 (A); undefined for the router. */
   layer?: 1 | "h" | 2;

@@ -144,16 +144,23 @@ export function moeLayerForward(
     throw new Error(`x: must have shape [B, ${s.dIn}], got [${x.shape.join(", ")}]`);
   }
   const p = (name: string) => getParam(params, prefix, name);
-  const route = routeTokens(g, s, p, x);
   const strategy = s.strategy === "auto" ? strategyCost(s, cost).choice : s.strategy;
-  let y: Value;
-  if (s.activation === "constant") y = constantExperts(g, s, p, route, strategy);
-  else if (strategy === "dense") y = denseExperts(g, s, p, x, route);
-  else y = sparseExperts(g, s, p, x, route);
-  return { y, route, strategy };
+  // Node names read like the model: moe0/router/..., moe0/sparse/...
+  return g.scope(scopeName(prefix), () => {
+    const route = g.scope("router", () => routeTokens(g, s, p, x));
+    let y: Value;
+    if (s.activation === "constant") {
+      y = g.scope("constant", () => constantExperts(g, s, p, route, strategy));
+    } else if (strategy === "dense") y = g.scope("dense", () => denseExperts(g, s, p, x, route));
+    else y = g.scope("sparse", () => sparseExperts(g, s, p, x, route));
+    return { y, route, strategy };
+  });
 }
 
 type Lookup = (name: string) => Value;
+
+/** A parameter prefix as a scope name: "moe0." -> "moe0". */
+export const scopeName = (prefix: string): string => prefix.replace(/\.+$/, "") || "moe";
 
 /** Gates scattered into a [B, m] matrix that is 0 for unselected experts. */
 function fullGates(g: Graph, route: MoeRoute): Value {

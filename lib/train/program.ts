@@ -22,13 +22,13 @@ import { scheduledLr, type ScheduleSpec } from "../optim/schedule.ts";
  * sets it to the loss's `updates[name]` (or keeps it), e.g. a router's balancing bias.
  */
 export interface ParamSpec {
-  /** Parameter name (the loss function's `params` key). */
+  /** Unique name; the program's input is `param.<name>`. */
   name: string;
-  /** Initial value. */
+  /** Initial value; its dtype must be the program's. */
   init: HostTensor;
-  /** Parameter group: index into the `lrs` input (default 0). */
+  /** Parameter group (default 0). */
   group?: number;
-  /** `false`: carried state, not trained. */
+  /** false: carried state, not trained (see above). */
   trainable?: false;
 }
 
@@ -36,11 +36,11 @@ export interface ParamSpec {
 export interface FedBatch {
   /** Fed by the caller. */
   kind: "fed";
-  /** Batch name (the loss function's `batch` key). */
+  /** The name the loss reads it by (`batch.<name>` is the program's input). */
   name: string;
-  /** Element type. */
+  /** Its float type. */
   dtype: FloatDType;
-  /** Dims of one step's tensor (without the leading N). */
+  /** One step's dims (the input is [N, ...dims]). */
   dims: readonly number[];
 }
 
@@ -49,19 +49,19 @@ export interface FedBatch {
  * stream depends on the session's history: use "fed" where bit-exact resumption matters.
  */
 export interface RandomBatch {
-  /** Drawn in the graph from N(0, std^2). */
+  /** Drawn from a normal distribution. */
   kind: "normal";
-  /** Batch name (the loss function's `batch` key). */
+  /** The name the loss reads it by. */
   name: string;
-  /** Dims of one step's tensor. */
+  /** One step's dims. */
   dims: readonly number[];
-  /** RandomNormal seed. */
+  /** RandomNormal's seed. */
   seed: number;
   /** Standard deviation (default 1). */
   std?: number;
 }
 
-/** A batch tensor: fed by the caller or drawn in the graph. */
+/** A per-step batch tensor, fed or drawn in the graph. */
 export type BatchInput = FedBatch | RandomBatch;
 
 /**
@@ -79,19 +79,19 @@ export type LossFn = (
 /** Whether a parameter gets gradients and optimizer state. */
 export const isTrainable = (p: ParamSpec): boolean => p.trainable !== false;
 
-/** A training program: parameters, batch, loss, optimizer and schedule. */
+/** Everything a training program is built from. */
 export interface TrainProgramSpec {
-  /** Element type of parameters, batch and loss. */
+  /** Float type of the parameters, the loss and the optimizer state. */
   dtype: FloatDType;
-  /** The parameters. */
+  /** The tensors carried from step to step, in order. */
   params: readonly ParamSpec[];
   /** The per-step batch tensors. */
   batch: readonly BatchInput[];
-  /** The loss of one step. */
+  /** One step's loss. */
   loss: LossFn;
-  /** The optimizer applied to every trainable parameter. */
+  /** Updates every trainable parameter that has a gradient. */
   optimizer: Optimizer;
-  /** The learning-rate schedule. */
+  /** Learning-rate schedule, applied to each group's base lr. */
   schedule: ScheduleSpec;
   /** Number of parameter groups, i.e. the length of the `lrs` input (default 1). */
   groups?: number;
@@ -192,7 +192,10 @@ export function buildTrainProgram(spec: TrainProgramSpec): { graph: Graph; io: P
       const gi = grads[i];
       // No gradient (torch's None): the parameter and its state are carried unchanged.
       const res = gi
-        ? spec.optimizer.update(body, pVals[i], gi, st, ctxOf(p.group ?? 0))
+        ? body.scope(
+          "optim",
+          () => spec.optimizer.update(body, pVals[i], gi, st, ctxOf(p.group ?? 0)),
+        )
         : { param: pVals[i], state: st };
       newParams.push(res.param);
       for (const k of stateKeys[i]) newStates.push(res.state[k]);

@@ -120,7 +120,7 @@ export const intsAttr = (n: Node, name: string): number[] | undefined =>
 
 /** Throws a GradError naming the node. */
 export function fail(n: Node, why: string): never {
-  throw new GradError(`grad: node ${n.name} (${n.opType}): ${why}`);
+  throw new GradError(`grad: node ${n.scope ? `${n.scope}/` : ""}${n.name} (${n.opType}): ${why}`);
 }
 
 /** `axis` made non-negative (needs the rank when negative). */
