@@ -39,7 +39,7 @@ export {
   type Shape,
   Value,
 } from "./lib/graph/builder.ts";
-export type { Ops, OpTable, WrapOf, Wrapped } from "./lib/graph/ops.ts";
+export { OP_TABLE, type Ops, type OpTable, type WrapOf, type WrappedOp } from "./lib/graph/ops.ts";
 export type { AnyTypedArray, DType, FloatDType, TypedArrayOf } from "./lib/graph/dtype.ts";
 export { type HostTensor, scalar, tensor } from "./lib/graph/tensor.ts";
 export { encodeModel, IR_VERSION, type ModelOptions, OPSET } from "./lib/graph/encode.ts";
@@ -49,7 +49,7 @@ export { formatGraph, formatNode, qualifiedName } from "./lib/graph/format.ts";
 export { grad, GradError, type GradOptions } from "./lib/autodiff/grad.ts";
 export type { RuleContext } from "./lib/autodiff/context.ts";
 export { customGradient, type CustomRule } from "./lib/autodiff/custom.ts";
-export { OPS, TABLE } from "./lib/graph/ops.ts";
+export { OPS } from "./lib/graph/ops.ts";
 export type {
   AttrType,
   Emit,

@@ -3,6 +3,6 @@ import { GraphError } from "../graph/errors.ts";
 
 /** A gradient that cannot be built (no rule, unsupported case, wrong rule output); names the node. */
 export class GradError extends GraphError {
-  /** Shown in messages and used by the CLI to tell bugs from bad input. */
+  /** "GradError". */
   override name = "GradError";
 }

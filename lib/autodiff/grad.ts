@@ -40,9 +40,7 @@ export function grad(
   wrt: readonly Value[],
   opts?: GradOptions & { unused?: "zeros" },
 ): Value[];
-/**
- * Like the first overload, with `unused: "undefined"`: an unused parameter's gradient is undefined.
- */
+/** With `unused: "undefined"`: no gradient (undefined) for a parameter the loss ignores. */
 export function grad(
   g: Graph,
   loss: Value,

@@ -13,7 +13,7 @@ import { inputsContext } from "./format.ts";
 
 /** A dimension: a size, a symbolic name such as "batch", or null (unknown). */
 export type Dim = number | string | null;
-/** A value's shape: one Dim per axis. */
+/** A static shape: one Dim per axis. */
 export type Shape = readonly Dim[];
 
 /** A tagged attribute value, as it will be encoded. */
@@ -29,27 +29,25 @@ export type Attr =
 /** An attribute as a caller writes it: plain values are tagged from the op's declaration. */
 export type AttrInput = number | string | number[] | HostTensor | Graph;
 
-/** One ONNX node: op type, inputs, outputs and attributes. */
+/** A node of a graph: an op applied to values, with its attributes. */
 export interface Node {
   /** Unique in the root graph; output value names derive from it. */
   readonly name: string;
   /** The named scope the node was built in (`moe0/sparse`), "" for none. */
   readonly scope: string;
-  /** ONNX op type, e.g. "MatMul". */
+  /** The ONNX op type (a key of OPS). */
   readonly opType: string;
   /** `undefined` marks an omitted optional input (encoded as ""). */
   readonly inputs: readonly (Value | undefined)[];
   /** The values it produces. */
   readonly outputs: readonly Value[];
-  /** Attributes, typed. */
+  /** Its attributes, tagged, in the order they are encoded. */
   readonly attrs: ReadonlyMap<string, Attr>;
 }
 
 /** A named value in a graph: a graph input, initializer or node output. */
 export class Value {
-  /**
-   * A value of `graph`; `producer` is the node that outputs it (none for inputs and initializers).
-   */
+  /** Made by the builder (Graph.input, initializer, node); not called directly. */
   constructor(
     readonly graph: Graph,
     readonly name: string,
@@ -57,7 +55,7 @@ export class Value {
     readonly shape: Shape | undefined,
     readonly producer: Node | undefined,
   ) {}
-  /** Number of axes, when the shape is known. */
+  /** The number of axes, when known. */
   get rank(): number | undefined {
     return this.shape?.length;
   }
@@ -71,11 +69,11 @@ export class Value {
 /** What an op accepts as an input: a value, or a literal promoted to a named constant. */
 export type Operand = Value | number | bigint | readonly number[] | HostTensor;
 
-/** Options of `Graph.node`. */
+/** How `Graph.node` names and sizes a node. */
 export interface NodeOptions {
   /** Number of outputs for variadic-output ops (Split, Loop, If). */
   outputs?: number;
-  /** Node name (default: generated from the op type). */
+  /** An exact node name (must be unused). */
   name?: string;
   /** Hints for output names (made unique). */
   outputNames?: string[];
@@ -92,13 +90,13 @@ export { GraphError };
 
 /** An ONNX graph under construction (the main graph or a Loop/If body). */
 export class Graph {
-  /** Nodes in the order they were added. */
+  /** The nodes, in build order (a topological order). */
   readonly nodes: Node[] = [];
-  /** Graph inputs. */
+  /** The graph inputs, in declaration order. */
   readonly inputs: Value[] = [];
-  /** Graph outputs. */
+  /** The graph outputs, in declaration order. */
   readonly outputs: Value[] = [];
-  /** Initializers (constant tensors stored in the model) by name. */
+  /** Initializers (weights and constants) by name. */
   readonly initializers = new Map<string, HostTensor>();
   /** The enclosing graph of a Loop/If body; undefined for the main graph. */
   readonly parent: Graph | undefined;
@@ -108,7 +106,7 @@ export class Graph {
   /** The op namespace bound to this graph: `g.op.MatMul(a, b)`. */
   readonly op: Ops;
 
-  /** A graph named `name`; with `parent`, a subgraph sharing its names. */
+  /** A new graph; pass `parent` for a Loop/If body (or use `subgraph`). */
   constructor(readonly name = "main", parent?: Graph) {
     this.parent = parent;
     this.state = parent
@@ -148,7 +146,7 @@ export class Graph {
     return this.state.scope.join("/");
   }
 
-  /** The main graph this graph belongs to. */
+  /** The main graph (this one, or the outermost enclosing graph). */
   get root(): Graph {
     return this.parent ? this.parent.root : this;
   }
@@ -175,7 +173,7 @@ export class Graph {
     return name;
   }
 
-  /** Reserves `name` (unique across the whole model) or throws naming `what`. */
+  /** Reserves `name` exactly, or throws naming `what`. */
   private claim(name: string, what: string): string {
     if (this.state.names.has(name)) {
       throw new GraphError(`${what} '${name}': name already used in graph '${this.root.name}'`);
@@ -196,7 +194,7 @@ export class Graph {
     return this.addInitializer(this.claim(name, "initializer"), t);
   }
 
-  /** Adds a constant tensor under an already claimed name. */
+  /** Stores an initializer under an already reserved name. */
   private addInitializer(name: string, t: HostTensor): Value {
     const v = new Value(this, name, t.dtype, t.dims, undefined);
     this.initializers.set(v.name, t);
@@ -239,7 +237,7 @@ export class Graph {
     return out;
   }
 
-  /** Whether `v` is an input, initializer or output of this graph. */
+  /** True for a graph input, initializer or output of this graph. */
   private isInputOrInit(v: Value): boolean {
     return this.inputs.includes(v) || this.initializers.has(v.name) || this.outputs.includes(v);
   }

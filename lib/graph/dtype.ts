@@ -1,6 +1,6 @@
 /** Element types the toolkit builds graphs with, and their ONNX / typed-array twins. */
 export type FloatDType = "float32" | "float64";
-/** Every element type a graph value or host tensor may have. */
+/** Every element type of HostTensor and graph values. */
 export type DType = FloatDType | "int64" | "int32" | "bool" | "uint64";
 
 /** ONNX TensorProto.DataType codes. */
@@ -31,7 +31,7 @@ export type TypedArrayOf<D extends DType> = D extends "float32" ? Float32Array
   : D extends "uint64" ? BigUint64Array
   : Uint8Array;
 
-/** Any typed array a host tensor may hold. */
+/** The typed arrays that hold HostTensor data. */
 export type AnyTypedArray =
   | Float32Array
   | Float64Array

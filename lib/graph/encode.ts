@@ -7,16 +7,16 @@ import { qualifiedName } from "./format.ts";
 
 const P = onnx.onnx;
 
-/** The ONNX IR version models are written with. */
+/** The ONNX IR version of encoded models. */
 export const IR_VERSION = 8;
-/** The default ONNX opset (onnxruntime-node 1.30 and onnx-proto 8 both support it). */
+/** The default ONNX opset of encoded models. */
 export const OPSET = 17;
 
-/** Options of `encodeModel`. */
+/** Model-level fields of an encoded ModelProto. */
 export interface ModelOptions {
-  /** ONNX opset (default OPSET). */
+  /** The opset to declare (default OPSET). */
   opset?: number;
-  /** ModelProto.producer_version (default: the toolkit version). */
+  /** ModelProto.producer_version. */
   producerVersion?: string;
   /** ModelProto.doc_string. */
   docString?: string;

@@ -15,26 +15,32 @@ import { INDEXING } from "./ops/indexing.ts";
 import { CREATE } from "./ops/create.ts";
 
 /**
- * Every op definition by ONNX op type, with its typed wrapper (see OPS).
- *
+ * The op table, with each op's wrapper type (read OPS instead).
  * @ignore
  */
-export const TABLE = { ...ELEMENTWISE, ...LINALG, ...REDUCE, ...LAYOUT, ...INDEXING, ...CREATE };
+export const OP_TABLE = {
+  ...ELEMENTWISE,
+  ...LINALG,
+  ...REDUCE,
+  ...LAYOUT,
+  ...INDEXING,
+  ...CREATE,
+};
 
 /** Every op the builder knows, by ONNX op type. */
-export const OPS: Readonly<Record<string, OpDef>> = TABLE;
+export const OPS: Readonly<Record<string, OpDef>> = OP_TABLE;
 
-/** The op table's type: every op's definition by name. */
-export type OpTable = typeof TABLE;
-/** The typed wrapper of an op definition (`never` for an op without one). */
+/** The type of the op table. */
+export type OpTable = typeof OP_TABLE;
+/** The wrapper type of an op declaration. */
 export type WrapOf<D> = D extends OpDef<infer W> ? W : never;
 /** The ops that have a wrapper (Loop and If are built with g.loop and g.ifElse). */
-export type Wrapped = {
+export type WrappedOp = {
   [K in keyof OpTable]: unknown extends WrapOf<OpTable[K]> ? never : K;
 }[keyof OpTable];
 
 /** The `op` namespace of a graph: `g.op.MatMul(a, b)`. */
-export type Ops = { [K in Wrapped]: WrapOf<OpTable[K]> };
+export type Ops = { [K in WrappedOp]: WrapOf<OpTable[K]> };
 
 /** Binds every op's wrapper to `g`. */
 export function makeOps(g: Graph): Ops {

@@ -2,9 +2,9 @@ import { allocate, type AnyTypedArray, type DType, fromNumbers } from "./dtype.t
 
 /** A dense host tensor: the toolkit's currency between TS, ONNX initializers and onnxruntime. */
 export interface HostTensor {
-  /** Element type. */
+  /** The element type. */
   readonly dtype: DType;
-  /** Shape (row-major); [] for a scalar. */
+  /** The dimensions (empty for a scalar). */
   readonly dims: readonly number[];
   /** The elements, row-major, in the typed array of `dtype`. */
   readonly data: AnyTypedArray;

@@ -68,10 +68,19 @@ export interface MoeLayerConfig {
   selectBias?: boolean;
   /** Routed scaling factor: every gate weight is multiplied by it. Absent = 1. */
   routedScale?: number;
+  /** n_s shared experts, always active with weight 1 (shared.ts). Absent = none. */
+  sharedExperts?: number;
+  /** Hidden width of each shared expert. Absent = w. */
+  sharedWidth?: number;
 }
 
 /** The optional layer fields, absent at their defaults (so run ids of older configs hold). */
-export const MOE_OPTIONAL_FIELDS = ["selectBias", "routedScale"] as const satisfies readonly (
+export const MOE_OPTIONAL_FIELDS = [
+  "selectBias",
+  "routedScale",
+  "sharedExperts",
+  "sharedWidth",
+] as const satisfies readonly (
   keyof MoeLayerConfig
 )[];
 
@@ -121,6 +130,13 @@ function validateRouterOptions(c: Pick<MoeLayerConfig, MoeOptionalField>): void 
     (typeof c.routedScale !== "number" || !Number.isFinite(c.routedScale) || c.routedScale <= 0)
   ) {
     throw new Error(`routedScale: must be a finite number > 0, got ${String(c.routedScale)}`);
+  }
+  if (c.sharedExperts !== undefined) checkPosInt("sharedExperts", c.sharedExperts);
+  if (c.sharedWidth !== undefined) {
+    checkPosInt("sharedWidth", c.sharedWidth);
+    if (c.sharedExperts === undefined) {
+      throw new Error("sharedWidth: needs sharedExperts (the number of shared experts)");
+    }
   }
 }
 

@@ -66,7 +66,8 @@ function draw(s: MoeLayerSpec, p: ParamShape, k: Key, scheme: InitScheme): Float
   if (p.role === "router.weight") return normal(k, out, 0, 1);
   if (p.layer === 1) return normal(k, out, 0, Math.sqrt(1 / s.dIn));
   if (p.layer === "h") return normal(k, out, 0, Math.sqrt(1 / s.w));
-  const v = s.activation === "constant" ? 1 / (2 * s.dOut * s.k * s.w) : 1 / (s.k * s.w);
+  // fanIn is the expert's width (w, or w_s for shared experts).
+  const v = s.activation === "constant" ? 1 / (2 * s.dOut * s.k * p.fanIn) : 1 / (s.k * p.fanIn);
   return normal(k, out, 0, Math.sqrt(v));
 }
 

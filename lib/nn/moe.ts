@@ -38,6 +38,7 @@ import { getParam, type ParamValues } from "./params.ts";
 import { activate } from "./activation.ts";
 import { sparseExperts } from "./sparse.ts";
 import { type MoeRoute, routeTokens, shapeOf } from "./gates.ts";
+import { sharedExperts } from "./shared.ts";
 
 export { activate };
 
@@ -153,6 +154,7 @@ export function moeLayerForward(
       y = g.scope("constant", () => constantExperts(g, s, p, route, strategy));
     } else if (strategy === "dense") y = g.scope("dense", () => denseExperts(g, s, p, x, route));
     else y = g.scope("sparse", () => sparseExperts(g, s, p, x, route));
+    if (s.sharedExperts) y = g.op.Add(y, g.scope("shared", () => sharedExperts(g, s, p, x)));
     return { y, route, strategy };
   });
 }

@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import { createRequire } from "node:module";
 import type { HostTensor } from "../graph/tensor.ts";
 import type { DType } from "../graph/dtype.ts";
+import { checkCudaModel } from "../cuda/gate.ts";
 
 /** The execution providers a session can run on. */
 export const EXECUTION_PROVIDERS = ["cpu", "cuda"] as const;
@@ -122,18 +123,6 @@ export async function captureModels(build: () => Promise<unknown>): Promise<Capt
   return got;
 }
 
-/**
- * Checks a model before a CUDA session compiles it (lib/cuda/gate.ts installs the CUDA audit);
- * throws to refuse the model.
- */
-export type ModelCheck = (model: Uint8Array, opts: SessionOptions) => void;
-let cudaCheck: ModelCheck | undefined;
-
-/** Installs the check every `ep: "cuda"` session runs on its model first. */
-export function setCudaModelCheck(check: ModelCheck | undefined): void {
-  cudaCheck = check;
-}
-
 /** A compiled onnxruntime session over HostTensors. */
 export class Session {
   private constructor(
@@ -149,7 +138,8 @@ export class Session {
       capture.push({ model, ep });
       return new Session(undefined, ep);
     }
-    if (ep === "cuda") cudaCheck?.(model, opts);
+    // The static CUDA audit first (lib/cuda/gate.ts): it needs no GPU.
+    if (ep === "cuda") checkCudaModel(model, opts.allowCpuFallback);
     checkExecutionProvider(ep);
     const optLevel = opts.optLevel ?? "all";
     if (!(OPT_LEVELS as readonly string[]).includes(optLevel)) {

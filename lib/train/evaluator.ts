@@ -7,6 +7,7 @@ import type { FloatDType } from "../graph/dtype.ts";
 import { encodeModel } from "../graph/encode.ts";
 import type { HostTensor } from "../graph/tensor.ts";
 import { Session, type SessionOptions } from "../runtime/session.ts";
+import { buildingFor } from "../graph/target.ts";
 import { paramInput, type ParamSpec } from "./program.ts";
 
 /** An evaluation program: parameters and batch inputs in, named metrics out. */
@@ -38,7 +39,8 @@ export class Evaluator {
     const batch = Object.fromEntries(
       spec.batch.map((b) => [b.name, g.input(`batch.${b.name}`, b.dtype, b.dims)]),
     );
-    for (const [name, v] of Object.entries(spec.metrics(g, params, batch))) g.output(v, name);
+    const metrics = buildingFor(opts.ep ?? "cpu", () => spec.metrics(g, params, batch));
+    for (const [name, v] of Object.entries(metrics)) g.output(v, name);
     return new Evaluator(await Session.create(encodeModel(g), opts), spec);
   }
 

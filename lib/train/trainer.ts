@@ -7,6 +7,7 @@ import { encodeModel } from "../graph/encode.ts";
 import { type HostTensor, scalar } from "../graph/tensor.ts";
 import { groupLrsFeed } from "../optim/groups.ts";
 import { Session, type SessionOptions } from "../runtime/session.ts";
+import { buildingFor } from "../graph/target.ts";
 import {
   buildTrainProgram,
   isTrainable,
@@ -38,7 +39,7 @@ export class Trainer {
         `lrs: need ${groups} finite non-negative learning rate(s), got [${opts.lrs.join(", ")}]`,
       );
     }
-    const { graph, io } = buildTrainProgram(spec);
+    const { graph, io } = buildingFor(opts.ep ?? "cpu", () => buildTrainProgram(spec));
     const session = await Session.create(encodeModel(graph), opts);
     const state: TrainState = { step: 0, lrs: [...opts.lrs], params: {}, opt: {} };
     for (const p of spec.params) {

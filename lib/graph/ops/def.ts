@@ -26,11 +26,11 @@ export interface ShapeArgs {
   where: string;
   /** The graph being built. */
   g: Graph;
-  /** The node's inputs; undefined for an omitted optional one. */
+  /** The node's inputs (undefined: an omitted optional input). */
   ins: (Value | undefined)[];
   /** The first input's shape. */
   s0: Shape | undefined;
-  /** The node's attributes. */
+  /** The node's tagged attributes. */
   attrs: ReadonlyMap<string, Attr>;
   /** Number of outputs (variadic-output ops). */
   nOut: number;
@@ -64,11 +64,11 @@ export type Emit = (
 
 /** One op: signature, wrapper, shape rule and backward rule. */
 export interface OpDef<W = unknown> {
-  /** Input slots: `name: T`, `name?: T` (optional), `...name: T` (variadic). */
+  /** Input slots, in order. */
   inputs: InSlot[];
-  /** Output slots, in the same notation. */
+  /** Output slots, in order. */
   outputs: OutSlot[];
-  /** Attributes the op takes, with their ONNX types. */
+  /** The attributes the op accepts and their types. */
   attrs?: Record<string, AttrType>;
   /** Type variables restricted to floats. */
   floatOnly?: string[];
