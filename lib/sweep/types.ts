@@ -43,7 +43,13 @@ export type MoeSpec = MoeLayerConfig;
 
 /** A run's student: one MoE layer or a deep MoE. */
 export type ModelConfig =
-  | { kind: "moe"; layer: MoeSpec; init: "torch" | "paper" }
+  | {
+    kind: "moe";
+    layer: MoeSpec;
+    init: "torch" | "paper";
+    /** Router load balancing while training (lib/nn/balance.ts); absent = none. */
+    balance?: { auxLoss?: number; zLoss?: number; biasRate?: number };
+  }
   | { kind: "deep"; deep: Record<string, unknown> };
 
 /** A run's training protocol (optimizer, schedule, budget). */
