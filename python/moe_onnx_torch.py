@@ -261,10 +261,13 @@ class _Params(torch.nn.Module):
 
 
 class MoELayer(torch.nn.Module):
-    """One MoE layer: `router.weight` [dIn, m] (+ `router.bias` [m]) and `experts.*`.
+    """One MoE layer: `router.*` (weight [dIn, m], bias [m], the select_bias buffer [m]),
+    `experts.*` and, with shared experts, `shared.*` (see the module doc for the forward).
 
     `forward(x)` gives y [B, dOut]; `route(x)` gives the scores [B, m], the selected experts
-    [B, k] (decreasing score, lower index first among ties) and their gates [B, k]. `strategy`
+    [B, k] (decreasing biased affinity, lower index first among ties) and their gate weights
+    [B, k] (a balancing rule reads the selection counts off the indices and updates
+    `router.select_bias` in place). `strategy`
     decides only how y is computed (identical results): `dense` runs every expert as one wide
     matmul and masks, `sparse` runs each expert on its own tokens; `auto` is dense for m <= 8 k.
     """
@@ -572,7 +575,7 @@ def from_onnx(model_proto, label="<model>", dtype=None):
 
 
 def load(source, dtype=None):
-    """Loads a toolkit `.onnx` file (a path, or its bytes) as an MoEModel in eval-ready form.
+    """Loads a toolkit `.onnx` file (a path, or its bytes) as an MoEModel.
 
     The config comes from the metadata, the parameters (dtype of the file, or `dtype`) from the
     initializers; errors are one-line ValueErrors naming the file and the field."""
