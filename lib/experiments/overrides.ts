@@ -19,7 +19,9 @@ import {
 import { GATES, isShorthand, STRATEGIES } from "../nn/config.ts";
 import { OPTIMIZER_NAMES } from "../optim/registry.ts";
 
+/** The scales every preset has. */
 export const SCALES = ["quick", "full"] as const;
+/** A preset's scale: `quick` (minutes on a laptop CPU) or `full` (the papers' sizes). */
 export type Scale = typeof SCALES[number];
 
 export const SCHEDULES = ["cosine-epoch", "cosine-step", "constant"] as const;

@@ -23,6 +23,7 @@ export function dtypeFromOnnx(code: number): DType {
   return d;
 }
 
+/** The typed array holding elements of `D`. */
 export type TypedArrayOf<D extends DType> = D extends "float32" ? Float32Array
   : D extends "float64" ? Float64Array
   : D extends "int64" ? BigInt64Array

@@ -5,6 +5,7 @@
  */
 import { checkBool, checkOneOf, checkPosInt } from "../validate.ts";
 
+/** The gates (how the k selected experts are weighted); see `Gate`. */
 export const GATES = ["softmax-topk", "equal", "softmax-all", "sigmoid-topk"] as const;
 /**
  * How the k selected experts are weighted (scores s = R x (+ b)):
@@ -23,6 +24,7 @@ export const GATES = ["softmax-topk", "equal", "softmax-all", "sigmoid-topk"] as
  */
 export type Gate = typeof GATES[number];
 
+/** The expert nonlinearities; see `Activation`. */
 export const ACTIVATIONS = ["relu", "linear", "constant", "gelu"] as const;
 /**
  * The expert nonlinearity. `constant` is sigma(t) = 1 (arXiv 2505.06839, section 3.1): an
@@ -31,6 +33,7 @@ export const ACTIVATIONS = ["relu", "linear", "constant", "gelu"] as const;
  */
 export type Activation = typeof ACTIVATIONS[number];
 
+/** The compute strategies; see `Strategy`. */
 export const STRATEGIES = ["dense", "sparse", "auto"] as const;
 /** How the layer is computed: all experts masked (`dense`), per-expert dispatch (`sparse`). */
 export type Strategy = typeof STRATEGIES[number];
@@ -43,14 +46,19 @@ export interface MoeLayerConfig {
   k: number;
   /** Hidden width of each expert. */
   w: number;
+  /** Input dimension d. */
   dIn: number;
+  /** Output dimension. */
   dOut: number;
+  /** How the selected experts are weighted. */
   gate: Gate;
+  /** The experts' nonlinearity. */
   activation: Activation;
   /** Router bias b in s(x) = R x + b. */
   routerBias: boolean;
   /** Expert biases c_j (hidden) and e_j (output); the authors' code has them. */
   expertBias: boolean;
+  /** How the layer is computed (results are identical). */
   strategy: Strategy;
   /**
    * A per-expert selection bias b_sel (`router.select_bias`, [m]) added to the affinities for
@@ -215,7 +223,9 @@ export function studentConfig(
  * (hiddenDim -> hiddenDim) sits between consecutive MoE layers.
  */
 export interface DeepMoeConfig {
+  /** Input dimension. */
   dIn: number;
+  /** Output dimension (1: scalar output). */
   dOut: number;
   /** L: number of MoE layers. */
   layers: number;
@@ -225,17 +235,27 @@ export interface DeepMoeConfig {
   k: number;
   /** Hidden layers per expert (1 = the two-layer expert A act(B x + c) + e). */
   expertDepth: number;
+  /** Hidden width of each expert. */
   expertWidth: number;
+  /** Add a layer's input to its output where the dimensions agree. */
   residual: boolean;
+  /** A dense layer between consecutive MoE layers. */
   denseBetween: boolean;
+  /** Width between layers (default expertWidth). */
   hiddenDim: number;
+  /** How the selected experts are weighted. */
   gate: Gate;
+  /** The nonlinearity of experts and dense layers. */
   activation: Activation;
+  /** Router biases. */
   routerBias: boolean;
+  /** Expert biases. */
   expertBias: boolean;
+  /** How the layers are computed (results are identical). */
   strategy: Strategy;
 }
 
+/** What a caller must give for a deep config; the rest defaults as in `DEEP_DEFAULTS`. */
 export type DeepMoeInput =
   & Pick<DeepMoeConfig, "dIn" | "dOut" | "layers" | "experts" | "expertWidth">
   & Partial<DeepMoeConfig>;

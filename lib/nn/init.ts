@@ -18,6 +18,7 @@ import {
 import { blockParamShapes, deepBlocks, moeParamShapes, type ParamShape } from "./layout.ts";
 import type { ParamSet } from "./params.ts";
 
+/** The parameter initialization schemes; see `InitScheme`. */
 export const INIT_SCHEMES = ["torch", "paper"] as const;
 /**
  * - `torch`: PyTorch nn.Linear's default, weights and biases uniform in +-1/sqrt(fan_in)
@@ -30,8 +31,11 @@ export const INIT_SCHEMES = ["torch", "paper"] as const;
  */
 export type InitScheme = typeof INIT_SCHEMES[number];
 
+/** Options of the initializers. */
 export interface InitOptions {
+  /** Initialization scheme (default torch). */
   scheme?: InitScheme;
+  /** Element type of the tensors (default float32). */
   dtype?: FloatDType;
   /** Name prefix of the layer's tensors (default `moe0.`); does not affect the values. */
   prefix?: string;

@@ -44,14 +44,17 @@ export { activate };
 
 export type { MoeRoute };
 
+/** The output of `moeForward`. */
 export interface MoeForwardResult {
   /** Layer output, [B, dOut]. */
   y: Value;
+  /** The routing: selected experts, gates and scores. */
   route: MoeRoute;
   /** The strategy actually built (`auto` resolved). */
   strategy: "dense" | "sparse";
 }
 
+/** Options of `moeForward`. */
 export interface MoeForwardOptions {
   /** Name prefix of the layer's parameters (default `moe0.`). */
   prefix?: string;
@@ -88,8 +91,11 @@ export function moeForward(
 
 /** Per-token cost estimates (FLOP-equivalents) behind `auto`. */
 export interface StrategyCost {
+  /** Estimated cost of the dense strategy. */
   dense: number;
+  /** Estimated cost of the sparse strategy. */
   sparse: number;
+  /** The cheaper one, which `auto` builds. */
   choice: "dense" | "sparse";
 }
 

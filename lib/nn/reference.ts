@@ -12,6 +12,7 @@ import {
 import { getTensor, type ParamSet } from "./params.ts";
 import { deepBlocks } from "./layout.ts";
 
+/** The output of the plain-TS reference forward. */
 export interface ReferenceResult {
   /** [B, dOut] row-major. */
   y: Float64Array;

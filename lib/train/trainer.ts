@@ -16,11 +16,13 @@ import {
 } from "./program.ts";
 import { loadCheckpoint, saveCheckpoint, type TrainState } from "./checkpoint.ts";
 
+/** Session options and the base learning rate of each parameter group. */
 export interface TrainerOptions extends SessionOptions {
   /** Base learning rate per parameter group (runtime input: no rebuild to change it). */
   lrs: number[];
 }
 
+/** A training program (many optimizer steps per onnxruntime run) and its state between runs. */
 export class Trainer {
   private constructor(
     readonly spec: TrainProgramSpec,
@@ -90,6 +92,7 @@ export class Trainer {
     this.state = { ...this.state, lrs: [...lrs] };
   }
 
+  /** Writes the current state as a checkpoint (see `load`). */
   async save(path: string, meta?: Record<string, unknown>): Promise<void> {
     await saveCheckpoint(path, { ...this.state, meta: meta ?? this.state.meta });
   }
@@ -111,6 +114,7 @@ export class Trainer {
     this.session.endProfiling();
   }
 
+  /** Releases the onnxruntime session. */
   async release(): Promise<void> {
     await this.session.release();
   }
