@@ -6,10 +6,11 @@
  * Sources (facts, not code):
  * - CUDA registrations: microsoft/onnxruntime docs/OperatorKernels.md, section "Operators
  *   implemented by CUDAExecutionProvider" (generated from the registered kernels by
- *   tools/python/gen_opkernel_doc.py), read at commit 001d12d2623f, the nearest stored snapshot to
- *   the v1.30.0 release; kernel lookup and CPU placement in onnxruntime/core/providers/cuda/
- *   cuda_execution_provider.cc (GetCapability) and onnxruntime/core/framework/
- *   fallback_cpu_capability.cc (GetCpuPreferredNodes).
+ *   tools/python/gen_opkernel_doc.py), read at commit 001d12d2623f: the newest snapshot this
+ *   project could read (its Cast registrations reach opset 25, so it is no older than the 1.2x
+ *   releases that added them); not checked against the v1.30.0 tag itself. Kernel lookup and
+ *   CPU placement: onnxruntime/core/providers/cuda/cuda_execution_provider.cc (GetCapability)
+ *   and onnxruntime/core/framework/fallback_cpu_capability.cc (GetCpuPreferredNodes).
  * - Host-memory arguments: the kernels' InputMemoryType/OutputMemoryType declarations in
  *   onnxruntime/core/providers/cuda/** (e.g. math/clip.cc, math/cumsum.cc, tensor/onehot.cc,
  *   controlflow/loop.cc, tensor/slice.cc).
