@@ -33,7 +33,7 @@ import {
   teacherConfig,
   validateMoeConfig,
 } from "../lib/nn/mod.ts";
-import { MOE_PARAM_NAMES } from "./support/fixtures.ts";
+import { gateCase, MOE_PARAM_NAMES } from "./support/fixtures.ts";
 
 const nums = (t: HostTensor): number[] => Array.from(t.data as ArrayLike<number | bigint>, Number);
 
@@ -85,18 +85,7 @@ Deno.test("every gate x activation x strategy matches the float64 reference", as
   for (const gate of GATES) {
     for (const activation of ACTIVATIONS) {
       for (const strategy of ["dense", "sparse"] as const) {
-        const cfg = moeConfig({
-          m: 6,
-          k: 3,
-          w: 4,
-          dIn: 5,
-          dOut: 3,
-          gate,
-          activation,
-          routerBias: i % 2 === 0,
-          expertBias: i % 4 !== 1,
-          strategy,
-        });
+        const cfg = moeConfig({ ...gateCase(gate, activation, 3, i), strategy });
         i++;
         const ps = initMoe(cfg, key(i), { dtype: "float64" });
         const ref = moeReference(cfg, ps, xs);

@@ -1,5 +1,5 @@
 /** Model configurations shared by the tests (one spelling of each fixture). */
-import type { DeepMoeInput } from "../../lib/nn/config.ts";
+import type { Activation, DeepMoeInput, Gate, MoeLayerInput } from "../../lib/nn/config.ts";
 
 /**
  * The deep MoE that exercises every deep feature at a small size: 2 layers of 3 experts (top 2),
@@ -26,3 +26,21 @@ export const MOE_PARAM_NAMES: readonly string[] = [
   "moe0.experts.w2",
   "moe0.experts.b2",
 ];
+
+/**
+ * The small MoE layer of the gate x activation sweeps (6 experts of width 4, 5 -> 3), top `k`,
+ * with router and expert biases varied by the case number `i`.
+ */
+export function gateCase(gate: Gate, activation: Activation, k: number, i: number): MoeLayerInput {
+  return {
+    m: 6,
+    k,
+    w: 4,
+    dIn: 5,
+    dOut: 3,
+    gate,
+    activation,
+    routerBias: i % 2 === 0,
+    expertBias: i % 4 !== 1,
+  };
+}
