@@ -4,8 +4,7 @@
  * those cells, and two line plots against d (fraction of regions with mass >= 1/(2C), and the
  * collision ratio). See `--help`.
  */
-import { parseArgs } from "node:util";
-import { intFlag, listFlag, runMain, UsageError } from "../lib/cli/args.ts";
+import { intFlag, listFlag, parseFlags, runMain, UsageError } from "../lib/cli/args.ts";
 import { writeCsvAtomic } from "../lib/io/csv.ts";
 import { histogramPng, type LineSeries, linesPng, savePng } from "../lib/plot/mod.ts";
 import {
@@ -44,25 +43,8 @@ const int = (s: string) => (/^-?\d+$/.test(s) ? Number(s) : NaN);
 
 /** Parses the census flags; `null` means --help. Bad input throws a one-line UsageError. */
 export function parseCensusArgs(args: string[]): CensusArgs | null {
-  const { values: v, positionals } = parseArgs({
-    args,
-    strict: true,
-    allowPositionals: true,
-    options: {
-      d: { type: "string" },
-      m: { type: "string" },
-      k: { type: "string" },
-      samples: { type: "string" },
-      seed: { type: "string" },
-      hist: { type: "string" },
-      threads: { type: "string" },
-      out: { type: "string" },
-      help: { type: "boolean" },
-    },
-  });
-  if (v.help) return null;
-  const s = v;
-  if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  const s = parseFlags(args, ["d", "m", "k", "samples", "seed", "hist", "threads", "out"]);
+  if (s === null) return null;
   const census = {
     ds: listFlag("d", s.d, int, "integers >= 1") ?? [2, 4, 8, 16, 32, 64, 128],
     ms: listFlag("m", s.m, int, "integers in 2..62") ?? [8, 16, 32],

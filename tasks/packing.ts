@@ -4,8 +4,7 @@
  * min ||u_S - u_S'||^2 / |S delta S'| against 1/(4k). Writes out/packing/packing.csv and
  * out/packing/packing.png. See `--help`.
  */
-import { parseArgs } from "node:util";
-import { intFlag, listFlag, runMain, UsageError } from "../lib/cli/args.ts";
+import { intFlag, listFlag, parseFlags, runMain, UsageError } from "../lib/cli/args.ts";
 import { writeCsvAtomic } from "../lib/io/csv.ts";
 import { linesPng, savePng } from "../lib/plot/mod.ts";
 import { foldIn, key } from "../lib/random/prng.ts";
@@ -50,22 +49,8 @@ function checkList(name: string, xs: number[], lo: number, hi = Infinity): void 
 
 /** Parses the packing flags; `null` means --help. Bad input throws a one-line UsageError. */
 export function parsePackingArgs(args: string[]): PackingArgs | null {
-  const { values: v, positionals } = parseArgs({
-    args,
-    strict: true,
-    allowPositionals: true,
-    options: {
-      d: { type: "string" },
-      m: { type: "string" },
-      k: { type: "string" },
-      budget: { type: "string" },
-      seed: { type: "string" },
-      out: { type: "string" },
-      help: { type: "boolean" },
-    },
-  });
-  if (v.help) return null;
-  if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  const v = parseFlags(args, ["d", "m", "k", "budget", "seed", "out"]);
+  if (v === null) return null;
   const a: PackingArgs = {
     ds: listFlag("d", v.d, int, "integers >= 1") ?? [8, 16, 32, 64, 128, 256, 512, 1024],
     ms: listFlag("m", v.m, int, "integers in 2..62") ?? [8, 16, 32],

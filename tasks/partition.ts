@@ -6,8 +6,7 @@
  * - --from DIR --run ID: the teacher and the trained student of a sweep run (saved with
  *   `deno task sweep --save-models`), on one random 2-D slice of their input space.
  */
-import { parseArgs } from "node:util";
-import { intFlag, listFlag, runMain, UsageError } from "../lib/cli/args.ts";
+import { intFlag, listFlag, parseFlags, runMain, UsageError } from "../lib/cli/args.ts";
 import { parseShorthand } from "../lib/nn/config.ts";
 import { savePng, sideBySidePng } from "../lib/plot/mod.ts";
 import { foldIn, key } from "../lib/random/prng.ts";
@@ -59,26 +58,18 @@ function numberFlag(name: string, v: string | undefined, dflt: number, strict: b
 
 /** Parses the partition flags; `null` means --help. Bad input throws a one-line UsageError. */
 export function parsePartitionArgs(args: string[]): PartitionArgs | null {
-  const { values: v, positionals } = parseArgs({
-    args,
-    strict: true,
-    allowPositionals: true,
-    options: {
-      archs: { type: "string" },
-      d: { type: "string" },
-      from: { type: "string" },
-      run: { type: "string" },
-      seed: { type: "string" },
-      size: { type: "string" },
-      range: { type: "string" },
-      "center-norm": { type: "string" },
-      edges: { type: "boolean" },
-      out: { type: "string" },
-      help: { type: "boolean" },
-    },
-  });
-  if (v.help) return null;
-  if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  const v = parseFlags(args, [
+    "archs",
+    "d",
+    "from",
+    "run",
+    "seed",
+    "size",
+    "range",
+    "center-norm",
+    "out",
+  ], ["edges"]);
+  if (v === null) return null;
   if ((v.from === undefined) !== (v.run === undefined)) {
     throw new UsageError("--from and --run: give both (a sweep directory and one of its run ids)");
   }

@@ -4,9 +4,36 @@
  * exit 70).
  */
 
+import { parseArgs } from "node:util";
+
 /** Bad input from the user: reported as one line, exit code 2. */
 export class UsageError extends Error {
   override name = "UsageError";
+}
+
+/**
+ * Parses a task's flags strictly: each of `strings` takes a value, each of `booleans` none, and
+ * `--help` (`-h`) is always known. Returns `null` for --help; an unknown flag or a positional
+ * argument is a one-line usage error.
+ */
+export function parseFlags<S extends string, B extends string = never>(
+  args: string[],
+  strings: readonly S[],
+  booleans: readonly B[] = [],
+): ({ [K in S]?: string } & { [K in B]?: boolean }) | null {
+  const options: Record<string, { type: "string" | "boolean"; short?: string }> = {};
+  for (const name of strings) options[name] = { type: "string" };
+  for (const name of booleans) options[name] = { type: "boolean" };
+  options.help = { type: "boolean", short: "h" };
+  const { values, positionals } = parseArgs({
+    args,
+    options,
+    strict: true,
+    allowPositionals: true,
+  });
+  if (values.help) return null;
+  if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  return values as { [K in S]?: string } & { [K in B]?: boolean };
 }
 
 export function intFlag(name: string, v: string | undefined, min = 1): number | undefined {
