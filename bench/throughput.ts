@@ -15,8 +15,7 @@
  */
 import { ROUTER_FAMILIES, withSharedExpert } from "../lib/experiments/routers.ts";
 import { studentRouter } from "../lib/experiments/router_settings.ts";
-import { parseArgs } from "node:util";
-import { choiceFlag, intFlag, listFlag, runMain, UsageError } from "../lib/cli/args.ts";
+import { choiceFlag, intFlag, listFlag, parseFlags, runMain, UsageError } from "../lib/cli/args.ts";
 import { type ExecutorOptions, prepareGroup } from "../lib/experiments/executor.ts";
 import { moeSpec } from "../lib/experiments/paper_a.ts";
 import { resolvePreset } from "../lib/experiments/registry.ts";
@@ -268,26 +267,12 @@ function table(rows: BenchRow[], threads: number): string {
 }
 
 async function main(): Promise<number> {
-  const { values: v } = parseArgs({
-    args: Deno.args,
-    options: {
-      configs: { type: "string" },
-      strategy: { type: "string" },
-      threads: { type: "string" },
-      reps: { type: "string" },
-      steps: { type: "string" },
-      profile: { type: "string" },
-      "no-prefetch": { type: "boolean" },
-      group: { type: "string" },
-      row: { type: "boolean" },
-      floor: { type: "boolean" },
-      spinning: { type: "string" },
-      json: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-  });
-  if (v.help) {
+  const v = parseFlags(
+    Deno.args,
+    ["configs", "strategy", "threads", "reps", "steps", "profile", "group", "spinning"],
+    ["no-prefetch", "row", "floor", "json"],
+  );
+  if (v === null) {
     console.log(
       "deno task bench [--configs 16e8a,64e8a,256e8a,paperB-2-3-MoE-w128,16e8a-aux,16e8a-sigmoid-bias,\n" +
         "                 16e8a-shared] [--strategy auto|dense|sparse]\n" +
