@@ -2,7 +2,7 @@
  * Layout ops: Reshape, Transpose, Unsqueeze, Squeeze, Flatten, Concat, Split, Slice, Expand,
  * Tile, Shape, Size.
  */
-import type { Dim, Operand, Value } from "../builder.ts";
+import type { Dim, Operand, Shape, Value } from "../builder.ts";
 import { tensor } from "../tensor.ts";
 import { GraphError } from "../errors.ts";
 import {
@@ -13,6 +13,7 @@ import {
   intsAttr,
   normAxis,
   type OpDef,
+  type ShapeRule,
   single,
   unaryW,
 } from "./def.ts";
@@ -21,6 +22,15 @@ import { broadcastShapes, clash, constInts, int, ints, norm, nullDims } from "..
 type G = GradOut[];
 
 type Axis = { axis?: number };
+
+/**
+ * Shape rule of an op whose second input is a constant int64 list (axes, repeats): `f` of the
+ * first input's shape and that list; unknown when either is not known.
+ */
+const withConstInts = (f: (s0: Shape, v: number[]) => Shape): ShapeRule => ({ g, s0, ins }) => {
+  const v = constInts(g, ins[1]);
+  return s0 && v ? [f(s0, v)] : [undefined];
+};
 
 /** Reshaping ops: the gradient is gy reshaped back to x's shape. */
 const reshapeBack = single((c, [x], gy): G => [c.op.Reshape(gy, c.shapeOf(x))]);
@@ -70,16 +80,14 @@ export const LAYOUT = {
     inputs: ["T", "int64"],
     outputs: ["T"],
     wrap: (e) => (x: Operand, axes: Operand): Value => e([x, axes])[0],
-    shape: ({ g, s0, ins }) => {
-      const axes = constInts(g, ins[1]);
-      if (!s0 || !axes) return [undefined];
+    shape: withConstInts((s0, axes) => {
       const r = s0.length + axes.length;
       const set = new Set(axes.map((a) => norm(a, r)));
       const out: Dim[] = [];
       let j = 0;
       for (let i = 0; i < r; i++) out.push(set.has(i) ? 1 : s0[j++]);
-      return [out];
-    },
+      return out;
+    }),
     grad: reshapeBack,
   }),
   Squeeze: def({
@@ -219,11 +227,9 @@ export const LAYOUT = {
     inputs: ["T", "int64"],
     outputs: ["T"],
     wrap: (e) => (x: Operand, repeats: Operand): Value => e([x, repeats])[0],
-    shape: ({ g, s0, ins }) => {
-      const reps = constInts(g, ins[1]);
-      if (!s0 || !reps) return [undefined];
-      return [s0.map((d, i) => (typeof d === "number" ? d * reps[i] : null))];
-    },
+    shape: withConstInts((s0, reps) =>
+      s0.map((d, i) => (typeof d === "number" ? d * reps[i] : null))
+    ),
     noGrad: "no rule yet",
   }),
   Shape: def({
