@@ -147,12 +147,13 @@ async function main(): Promise<number> {
   await writeCsvAtomic(csv, res.rows as unknown as Record<string, unknown>[], CENSUS_COLUMNS);
   paths.push(csv);
 
+  /** The x axis of the plots against d. */
+  const overD = { xLabel: "input dimension d", logX: true } as const;
   await plot("census_frac_vs_d.png", {
     title: "Regions with mass >= 1/(2 C(m,k)), Gaussian router (Lemma 3.2)",
-    xLabel: "input dimension d",
     yLabel: "fraction of all C(m,k) regions",
     series: seriesBy(res.rows, (r) => r.frac_regions_ge_half_uniform),
-    logX: true,
+    ...overD,
   });
   // The lemma's condition is d > C k (log m)^2: on this axis the curves should roughly collapse.
   await plot("census_frac_vs_scaled_d.png", {
@@ -164,10 +165,9 @@ async function main(): Promise<number> {
   });
   await plot("census_collision_vs_d.png", {
     title: "Collision ratio C(m,k) * sum_S mu(U_S)^2 (1 = equal masses)",
-    xLabel: "input dimension d",
     yLabel: "collision ratio",
     series: seriesBy(res.rows, (r) => r.collision_ratio),
-    logX: true,
+    ...overD,
     logY: true,
   });
 
