@@ -167,6 +167,9 @@ async function main(): Promise<number> {
     const label = `m=${r.m}, k=${r.k}`;
     groups.set(label, [...(groups.get(label) ?? []), r]);
   }
+  /** One line per (m, k): `y` of its rows against d. */
+  const seriesOverD = (y: (r: PackingRow) => number | null) =>
+    [...groups].map(([label, rs]) => ({ label, points: rs.map((r) => ({ x: r.d, y: y(r) })) }));
   const png = `${a.out}/packing.png`;
   await savePng(
     png,
@@ -174,13 +177,9 @@ async function main(): Promise<number> {
       title: "Lemma 3.3: 4k * min |u_S - u_S'|^2 / |S delta S'| (holds where >= 1)",
       xLabel: "dimension d",
       yLabel: "separation / bound",
-      series: [...groups].map(([label, rs]) => ({
-        label,
-        points: rs.map((r) => ({
-          x: r.d,
-          y: r.min_ratio === null || r.min_ratio <= 0 ? null : 4 * r.k * r.min_ratio,
-        })),
-      })),
+      series: seriesOverD(
+        (r) => r.min_ratio === null || r.min_ratio <= 0 ? null : 4 * r.k * r.min_ratio,
+      ),
       logX: true,
       logY: true,
     }),
@@ -192,10 +191,7 @@ async function main(): Promise<number> {
       title: "Lemma 3.3: max_S |u_S|^2 (holds where <= 1)",
       xLabel: "dimension d",
       yLabel: "max squared norm",
-      series: [...groups].map(([label, rs]) => ({
-        label,
-        points: rs.map((r) => ({ x: r.d, y: r.max_norm_sq })),
-      })),
+      series: seriesOverD((r) => r.max_norm_sq),
       logX: true,
     }),
   );
