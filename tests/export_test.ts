@@ -134,6 +134,24 @@ const CASES: Case[] = [
     strategy: "sparse",
   },
   {
+    name: "moe-shared-gelu-sparse",
+    model: {
+      kind: "moe",
+      config: moeConfig({
+        m: 5,
+        k: 2,
+        w: 3,
+        dIn: 4,
+        dOut: 3,
+        activation: "gelu",
+        sharedExperts: 2,
+        sharedWidth: 4,
+      }),
+    },
+    dtype: "float64",
+    strategy: "sparse",
+  },
+  {
     name: "deep-2-3",
     model: {
       kind: "deep",

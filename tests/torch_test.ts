@@ -1,5 +1,5 @@
 /**
- * python/moe_onnx_torch.py against onnxruntime-node, both ways, in one Python process
+ * python/moe_onnx_torch/ against onnxruntime-node, both ways, in one Python process
  * (tests/python/check_torch.py): exported models load into PyTorch with the same forward,
  * gradients and training work there, and models written from PyTorch import here and train a
  * sweep exactly like the same teacher built in process.
@@ -430,7 +430,7 @@ Deno.test("PyTorch: loaded models match onnxruntime-node, train, and write back 
   const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
   if (out.code === 3) throw new Error(`Python lacks torch, onnx or numpy: ${PY_HINT}\n${text}`);
   assert.equal(out.code, 0, `tests/python/check_torch.py failed:\n${text}`);
-  const nChecks = forward.length + adamw.length + write.length + errors.length + 2;
+  const nChecks = forward.length + adamw.length + write.length + errors.length + 3;
   assert.match(text, new RegExp(`all ${nChecks} checks passed`), text);
   assert.match(text, /ok {3}readme snippet: /, text);
 

@@ -9,120 +9,24 @@
  */
 import onnx from "onnx-proto";
 import { type DType, dtypeFromOnnx } from "../graph/dtype.ts";
-import {
-  CUDA_OPS,
-  INTEGER_HAZARDS,
-  NONDETERMINISTIC,
-  type OpEntry,
-  type Registration,
-  schemaVersion,
-} from "./kernels.ts";
+import { CUDA_OPS, type OpEntry, type Registration, schemaVersion } from "./kernels.ts";
+import { INTEGER_HAZARDS, NONDETERMINISTIC } from "./hazards.ts";
+import { type Finding, type FindingKind } from "./findings.ts";
+import { MOVEMENT, SIZE_BOUNDED } from "./op_sets.ts";
+
+export {
+  collapse,
+  type Finding,
+  FINDING_KINDS,
+  type FindingKind,
+  formatFindings,
+  isError,
+} from "./findings.ts";
 
 type IModel = onnx.onnx.IModelProto;
 type IGraph = onnx.onnx.IGraphProto;
 type INode = onnx.onnx.INodeProto;
 type IAttr = onnx.onnx.IAttributeProto;
-
-/** What a finding is about. The first three are errors, the rest warnings. */
-export const FINDING_KINDS = [
-  "fallback",
-  "nondeterministic",
-  "integer",
-  "cpu-preferred",
-  "host-copy",
-  "float64",
-] as const;
-export type FindingKind = typeof FINDING_KINDS[number];
-const ERROR_KINDS: ReadonlySet<FindingKind> = new Set(["fallback", "nondeterministic", "integer"]);
-
-export interface Finding {
-  kind: FindingKind;
-  /** The node's path: enclosing nodes and subgraph attributes, then its name. */
-  path: string;
-  op: string;
-  message: string;
-}
-
-/** Whether a finding stops a CUDA run (fallback, nondeterminism, wrong integer arithmetic). */
-export function isError(f: Finding): boolean {
-  return ERROR_KINDS.has(f.kind);
-}
-
-/** Ops that only move or reshape data (float64 there costs bandwidth, not FP64 arithmetic). */
-const MOVEMENT = new Set([
-  "Identity",
-  "Reshape",
-  "Transpose",
-  "Unsqueeze",
-  "Squeeze",
-  "Flatten",
-  "Concat",
-  "Split",
-  "Slice",
-  "Gather",
-  "GatherElements",
-  "GatherND",
-  "Expand",
-  "Tile",
-  "Shape",
-  "Size",
-  "Cast",
-  "Loop",
-  "If",
-  "ConstantOfShape",
-  "Where",
-  "ScatterElements",
-  "ScatterND",
-]);
-
-/** Ops whose output has one element when every input has one (elementwise, reshapes). */
-const SCALAR_PRESERVING = new Set([
-  "Add",
-  "Sub",
-  "Mul",
-  "Div",
-  "Pow",
-  "Mod",
-  "Max",
-  "Min",
-  "Sum",
-  "Neg",
-  "Abs",
-  "Sign",
-  "Relu",
-  "Exp",
-  "Log",
-  "Sqrt",
-  "Reciprocal",
-  "Tanh",
-  "Sigmoid",
-  "Erf",
-  "Sin",
-  "Cos",
-  "Floor",
-  "Ceil",
-  "Identity",
-  "Clip",
-  "Cast",
-  "CastLike",
-  "Reshape",
-  "Unsqueeze",
-  "Squeeze",
-  "Flatten",
-  "Where",
-  "Greater",
-  "Less",
-  "GreaterOrEqual",
-  "LessOrEqual",
-  "Equal",
-  "Not",
-  "And",
-  "Or",
-  "IsNaN",
-  "Gather",
-  "GatherElements",
-  "Slice",
-]);
 
 /** onnxruntime treats initializers of at most this many elements as "small" (CPU-placeable). */
 const SMALL_INITIALIZER = 100;
@@ -133,8 +37,8 @@ interface Val {
   host: boolean;
   /** An initializer (or folded Constant) of at most SMALL_INITIALIZER elements. */
   small: boolean;
-  /** Known to hold one element (per-step scalars: the lr schedule, optimizer constants). */
-  scalar?: boolean;
+  /** An upper bound on its element count, when known (per-step scalars, per-group vectors). */
+  elems?: number;
 }
 
 class Scope {
@@ -163,11 +67,11 @@ const num = (x: unknown): number => typeof x === "number" ? x : Number(String(x)
 const elements = (dims: readonly unknown[] | null | undefined) =>
   (dims ?? []).reduce((a: number, d) => a * num(d), 1);
 
-/** Whether a value info declares exactly one element (all dims 1, or rank 0). */
-function oneElement(i: onnx.onnx.IValueInfoProto): boolean {
+/** The element count a value info declares (undefined: unknown shape or a symbolic dim). */
+function declaredElements(i: onnx.onnx.IValueInfoProto): number | undefined {
   const dims = i.type?.tensorType?.shape?.dim;
-  return !!dims &&
-    dims.every((d) => d.dimValue !== null && d.dimValue !== undefined && num(d.dimValue) === 1);
+  if (!dims || dims.some((d) => d.dimValue === null || d.dimValue === undefined)) return undefined;
+  return elements(dims.map((d) => d.dimValue));
 }
 
 function attrOf(n: INode, name: string): IAttr | undefined {
@@ -226,7 +130,7 @@ export function auditModel(model: Uint8Array | IModel, opts: AuditOptions = {}):
       dtype: dtypeOf(i.type?.tensorType?.elemType),
       host: true,
       small: false,
-      scalar: oneElement(i),
+      elems: declaredElements(i),
     });
     scope.inputs.add(i.name!);
   }
@@ -240,7 +144,7 @@ function walk(ctx: Ctx, g: IGraph, path: string, scope: Scope): void {
       dtype: dtypeOf(t.dataType),
       host: true,
       small: elements(t.dims) <= SMALL_INITIALIZER,
-      scalar: elements(t.dims) === 1,
+      elems: elements(t.dims),
     });
   }
   for (const n of g.node ?? []) visit(ctx, n, path, scope);
@@ -255,11 +159,14 @@ function visit(ctx: Ctx, n: INode, path: string, scope: Scope): void {
   const inputs = (n.input ?? []).map((name) => (name ? { name, val: scope.get(name) } : undefined));
   const outs = n.output ?? [];
   const present = (n.input ?? []).filter((x) => x);
-  const allScalar = present.length > 0 && present.every((x) => scope.get(x)?.scalar);
-  const scalarOut = allScalar && SCALAR_PRESERVING.has(op) && outs.length === 1;
+  const sizes = present.map((x) => scope.get(x)?.elems);
+  const sizeBound = SIZE_BOUNDED.has(op) && outs.length === 1 && sizes.every((e) => e !== undefined)
+    ? (sizes as number[]).reduce((a, b) => a * b, 1)
+    : undefined;
+  const tiny = sizes.length > 0 && sizes.every((e) => e !== undefined && e <= SMALL_INITIALIZER);
   const setOut = (dtypes: (DType | undefined)[], host: boolean, small = false) =>
     outs.forEach((o, j) =>
-      o && scope.vals.set(o, { dtype: dtypes[j], host, small, scalar: scalarOut })
+      o && scope.vals.set(o, { dtype: dtypes[j], host, small, elems: sizeBound })
     );
 
   const entry = n.domain && n.domain !== "ai.onnx" ? undefined : CUDA_OPS[op];
@@ -271,11 +178,17 @@ function visit(ctx: Ctx, n: INode, path: string, scope: Scope): void {
   }
   if (entry.placement.kind === "initializer") {
     const t = attrOf(n, "value")?.t;
-    setOut(
-      [dtypeOf(t?.dataType) ?? "float32"],
-      true,
-      elements(t?.dims) <= SMALL_INITIALIZER,
-    );
+    const size = elements(t?.dims);
+    for (const o of outs) {
+      if (o) {
+        scope.vals.set(o, {
+          dtype: dtypeOf(t?.dataType) ?? "float32",
+          host: true,
+          small: size <= SMALL_INITIALIZER,
+          elems: size,
+        });
+      }
+    }
     return;
   }
   const kernelOp = entry.placement.kind === "function" ? entry.placement.body : op;
@@ -343,8 +256,11 @@ function visit(ctx: Ctx, n: INode, path: string, scope: Scope): void {
       }
     }
     checkDeterminism(n, op, inDtypes[0], report);
-    if (checks.some(([, dt]) => dt === "float64") && !MOVEMENT.has(op) && !allScalar) {
-      report("float64", "computes in float64 (a fraction of float32 throughput on most GPUs)");
+    if (checks.some(([, dt]) => dt === "float64") && !MOVEMENT.has(op) && !tiny) {
+      report(
+        "float64",
+        "computes in float64 on a tensor not known to be small (FP64 runs at a fraction of FP32 speed on most GPUs)",
+      );
     }
   }
 
@@ -472,19 +388,9 @@ function walkSubgraph(ctx: Ctx, n: INode, a: IAttr, path: string, outer: Scope):
       dtype: dtypeOf(i.type?.tensorType?.elemType),
       host,
       small: false,
-      scalar: oneElement(i),
+      elems: declaredElements(i),
     });
     inner.inputs.add(i.name!);
   });
   walk(ctx, g, path, inner);
-}
-
-/** One line per finding, errors first. */
-export function formatFindings(findings: readonly Finding[]): string[] {
-  const order = (f: Finding) => FINDING_KINDS.indexOf(f.kind);
-  return [...findings]
-    .sort((a, b) => order(a) - order(b))
-    .map((f) =>
-      `${isError(f) ? "error" : "warn "} ${f.kind.padEnd(16)} ${f.path} (${f.op}): ${f.message}`
-    );
 }

@@ -6,14 +6,17 @@
  * Sources (facts, not code):
  * - CUDA registrations: microsoft/onnxruntime docs/OperatorKernels.md, section "Operators
  *   implemented by CUDAExecutionProvider" (generated from the registered kernels by
- *   tools/python/gen_opkernel_doc.py), read at commit 001d12d2623f, the nearest stored snapshot to
- *   the v1.30.0 release; kernel lookup and CPU placement in onnxruntime/core/providers/cuda/
- *   cuda_execution_provider.cc (GetCapability) and onnxruntime/core/framework/
- *   fallback_cpu_capability.cc (GetCpuPreferredNodes).
+ *   tools/python/gen_opkernel_doc.py), read at commit 001d12d2623f: the newest snapshot this
+ *   project could read (its Cast registrations reach opset 25, so it is no older than the 1.2x
+ *   releases that added them); not checked against the v1.30.0 tag itself. Kernel lookup and
+ *   CPU placement: onnxruntime/core/providers/cuda/cuda_execution_provider.cc (GetCapability)
+ *   and onnxruntime/core/framework/fallback_cpu_capability.cc (GetCpuPreferredNodes).
  * - Host-memory arguments: the kernels' InputMemoryType/OutputMemoryType declarations in
  *   onnxruntime/core/providers/cuda/** (e.g. math/clip.cc, math/cumsum.cc, tensor/onehot.cc,
  *   controlflow/loop.cc, tensor/slice.cc).
  * - Signatures and schema versions: the ONNX operator schemas (onnx.defs, opset <= 17).
+ *
+ * The kernels known to be nondeterministic, or wrong for some dtypes, are in lib/cuda/hazards.ts.
  *
  * Type sets are restricted to the toolkit's element types (lib/graph/dtype.ts: float32, float64,
  * int32, int64, uint64, bool); the registrations also cover float16, bfloat16 and smaller ints.
@@ -402,56 +405,6 @@ export const CUDA_OPS: Readonly<Record<string, OpEntry>> = {
  * into Cast).
  */
 export const NOT_ON_CUDA: readonly string[] = [];
-
-/** A CUDA kernel known to give run-to-run different results, and when. */
-export interface Nondeterminism {
-  op: string;
-  /** The attribute that selects the nondeterministic path and its deterministic value. */
-  attr: string;
-  deterministic: string;
-  /** Only for these data dtypes (integer atomic adds are exact in any order). */
-  dtypes: readonly DType[];
-  why: string;
-}
-
-/**
- * CUDA kernels whose results depend on thread scheduling. Sources: onnxruntime/core/providers/
- * cuda/tensor/scatter_nd_impl.cu (reductions through atomic_add/atomic_mul/atomic_max/atomic_min)
- * and tensor/scatter_elements.cc + scatter_elements_impl.cu (reductions through the atomics of
- * core/providers/cuda/atomic/common.cuh). cuBLAS (MatMul, Gemm, Einsum) is bitwise reproducible
- * run to run on one GPU model and toolkit version (cuBLAS documentation, "Results
- * reproducibility"), not across them.
- */
-export const NONDETERMINISTIC: readonly Nondeterminism[] = [
-  {
-    op: "ScatterND",
-    attr: "reduction",
-    deterministic: "none",
-    dtypes: ["float32", "float64"],
-    why: "updates to one element race through floating-point atomics (order varies per run)",
-  },
-  {
-    op: "ScatterElements",
-    attr: "reduction",
-    deterministic: "none",
-    dtypes: ["float32", "float64"],
-    why: "updates to one element race through floating-point atomics (order varies per run)",
-  },
-];
-
-/**
- * Integer uses a CUDA kernel handles poorly: ScatterElements picks its implementation by element
- * size (int8, float16, float, double: tensor/scatter_elements.cc), so a reduction over int32 or
- * int64 data does float or double arithmetic on the integers' bit patterns.
- */
-export const INTEGER_HAZARDS: readonly { op: string; attr: string; none: string; why: string }[] = [
-  {
-    op: "ScatterElements",
-    attr: "reduction",
-    none: "none",
-    why: "the CUDA kernel reduces integers as floats of the same size (their bit patterns)",
-  },
-];
 
 /** The schema version an op resolves to at `opset` (undefined: the op does not exist yet). */
 export function schemaVersion(e: OpEntry, opset: number): number | undefined {

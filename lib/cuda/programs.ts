@@ -3,11 +3,13 @@
  * the evaluators and the frozen teacher inside the training graph, as the executor builds them
  * for the chosen execution provider, captured at Session.create (lib/runtime/session.ts).
  */
-import { prepareGroup } from "../experiments/executor.ts";
+import { prepareGroup } from "../experiments/prepare.ts";
+import { groupKey, studentParamCount, SWEEP_GROUP_MAX_PARAMS } from "../experiments/grouping.ts";
 import { captureModels, type ExecutionProvider } from "../runtime/session.ts";
 import type { RunConfig } from "../sweep/types.ts";
 import { canonicalJson } from "../sweep/runid.ts";
-import { auditModel, type Finding } from "./audit.ts";
+import { auditModel, collapse, type Finding } from "./audit.ts";
+import { CudaAuditError, refusalMessage, refusing } from "./gate.ts";
 
 /** One built program: which runs it serves and its serialized model. */
 export interface BuiltProgram {
@@ -17,27 +19,41 @@ export interface BuiltProgram {
 }
 
 /**
- * The graph a run builds does not depend on its learning rate, seed, labels or experiment name
- * (runtime inputs and parameter values); runs equal up to those build the same programs.
+ * The graphs a run builds do not depend on its learning rate, seeds, labels or experiment
+ * name (runtime inputs and parameter values): runs equal up to those build the same programs.
  */
 export function programKey(cfg: RunConfig): string {
   const { seed: _s, labels: _l, experiment: _e, ...rest } = cfg;
-  const { lr: _lr, ...train } = rest.train;
   const target = rest.target.kind === "teacher" ? { ...rest.target, seed: 0 } : rest.target;
-  return canonicalJson({ ...rest, train, target }, "run");
+  return canonicalJson({ ...rest, train: { ...rest.train, lr: 0 }, target }, "run");
 }
 
 const labelOf = (cfg: RunConfig) =>
   Object.entries(cfg.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(",");
 
 /**
- * Builds the programs of each distinct run structure (programKey) for `ep`, plus one group
- * program (two runs' students in one training Loop) when `grouped` has such a pair.
+ * Two runs the sweep would train as one program (equal groupKey, within the parameter budget),
+ * if any: the group program adds the students' loss sum to what single runs build.
+ */
+export function groupPair(runs: readonly RunConfig[]): RunConfig[] | undefined {
+  const byKey = new Map<string, RunConfig>();
+  for (const r of runs) {
+    const w = studentParamCount(r);
+    const k = groupKey(r);
+    const other = byKey.get(k);
+    if (other && studentParamCount(other) + w <= SWEEP_GROUP_MAX_PARAMS) return [other, r];
+    if (!other && w <= SWEEP_GROUP_MAX_PARAMS) byKey.set(k, r);
+  }
+  return undefined;
+}
+
+/**
+ * Builds, for `ep`, the programs of each distinct run structure (programKey) and of one pair
+ * the sweep would group (groupPair).
  */
 export async function sweepPrograms(
   runs: readonly RunConfig[],
   ep: ExecutionProvider,
-  grouped: readonly RunConfig[][] = [],
 ): Promise<BuiltProgram[]> {
   const seen = new Set<string>();
   const out: BuiltProgram[] = [];
@@ -46,8 +62,9 @@ export async function sweepPrograms(
       const prep = await prepareGroup(cfgs, { ep });
       await prep.release();
     });
-    const what = ["train", ...models.slice(1).map(() => "eval")];
-    models.forEach((m, i) => out.push({ label: `${what[i]}[${tag}]`, model: m.model }));
+    models.forEach((m, i) =>
+      out.push({ label: `${i === 0 ? "train" : "eval"}[${tag}]`, model: m.model })
+    );
   };
   for (const r of runs) {
     const k = programKey(r);
@@ -55,21 +72,36 @@ export async function sweepPrograms(
     seen.add(k);
     await build([r], labelOf(r));
   }
-  for (const g of grouped) {
-    if (g.length < 2) continue;
-    await build(g.slice(0, 2), `group:${labelOf(g[0])}+${labelOf(g[1])}`);
-    break;
-  }
+  const pair = groupPair(runs);
+  if (pair) await build(pair, `group ${labelOf(pair[0])} + ${labelOf(pair[1])}`);
   return out;
 }
 
-/** Audits every program of `runs` for the CUDA EP. */
+/** Audits every program of `runs`, built for `ep`, for the CUDA EP. */
 export async function auditRuns(
   runs: readonly RunConfig[],
   ep: ExecutionProvider,
-  grouped: readonly RunConfig[][] = [],
 ): Promise<{ programs: number; findings: Finding[] }> {
-  const progs = await sweepPrograms(runs, ep, grouped);
+  const progs = await sweepPrograms(runs, ep);
   const findings = progs.flatMap((p) => auditModel(p.model, { label: p.label }));
   return { programs: progs.length, findings };
+}
+
+/**
+ * The sweep's pre-flight for `--ep cuda`: audits every program built for CUDA and refuses
+ * (CudaAuditError, its findings listed on stderr) when one would not run wholly and
+ * deterministically on the CUDA EP; fallback nodes pass with `allowCpuFallback`.
+ */
+export async function refuseCudaSweep(
+  runs: readonly RunConfig[],
+  allowCpuFallback: boolean,
+): Promise<void> {
+  const { programs, findings } = await auditRuns(runs, "cuda");
+  const bad = refusing(findings, allowCpuFallback);
+  if (!bad.length) return;
+  const lines = collapse(bad).map(({ finding: f, programs: ps }) =>
+    `${f.kind} ${f.path} (${f.op}): ${f.message} [${ps.length} program(s), e.g. ${ps[0]}]`
+  );
+  console.error(lines.join("\n"));
+  throw new CudaAuditError(refusalMessage(bad, programs).split("\n")[0]);
 }

@@ -16,11 +16,13 @@ import {
   str,
   strs,
 } from "../cli/knobs.ts";
-import { isShorthand, STRATEGIES } from "../nn/config.ts";
+import { GATES, isShorthand, STRATEGIES } from "../nn/config.ts";
 import { OPTIMIZER_NAMES } from "../optim/registry.ts";
 import { TARGETS } from "../data/targets.ts";
 
+/** The scales every preset has. */
 export const SCALES = ["quick", "full"] as const;
+/** A preset's scale: `quick` (minutes on a laptop CPU) or `full` (the papers' sizes). */
 export type Scale = typeof SCALES[number];
 
 export const SCHEDULES = ["cosine-epoch", "cosine-step", "constant"] as const;
@@ -94,6 +96,21 @@ export const OVERRIDES = {
     ok: isShorthand,
     select: true,
   }),
+  gate: choice(GATES, { help: "paper A students: the gate family (lib/nn/config.ts Gate)" }),
+  auxLoss: num({ arg: "0.01", min: 0, help: "paper A students: aux load-balancing loss alpha" }),
+  zLoss: num({ arg: "0.001", min: 0, help: "paper A students: router z-loss beta" }),
+  biasRate: num({
+    arg: "0.001",
+    min: 0,
+    help: "paper A students: aux-loss-free bias balancing rate gamma (adds a selection bias)",
+  }),
+  routedScale: num({
+    arg: "2.5",
+    help: "paper A students: routed scaling factor of the gates",
+    want: "a number > 0",
+    ok: (x) => x > 0,
+  }),
+  sharedExperts: int({ arg: "1", help: "paper A students: always-active shared experts" }),
   cells: strs({
     arg: "32e16a:4e2a,8e4a:8e4a",
     help: "run only these teacher:student cells",

@@ -7,12 +7,13 @@
 import type { MoeSpec, RunConfig } from "../sweep/types.ts";
 import { type Overrides, protocol, type Scale } from "./overrides.ts";
 import { teacherFileTarget } from "./teacher_file.ts";
+import { studentRouter } from "./router_settings.ts";
 import { parseShorthand, shorthand } from "../nn/config.ts";
 
 const FIG2_GRID = ["4e2a", "8e4a", "12e6a", "16e8a", "20e10a", "24e12a", "28e14a", "32e16a"];
 const FIG2_QUICK = ["4e2a", "8e4a", "16e8a", "32e16a"];
 
-interface PaperAScale {
+export interface PaperAScale {
   d: number;
   teacherActive: number;
   studentActive: number;
@@ -71,13 +72,13 @@ export function moeSpec(
   };
 }
 
-interface Pair {
+export interface Pair {
   teacher: { m: number; k: number };
   student: { m: number; k: number };
   labels: Record<string, string | number>;
 }
 
-function runsFor(
+export function runsFor(
   experiment: string,
   scale: Scale,
   o: Overrides,
@@ -126,18 +127,10 @@ function runsFor(
             seed: o.teacherSeed ?? 0,
             init: "torch",
           },
-          model: {
-            kind: "moe",
-            layer: moeSpec(
-              p.student.m,
-              p.student.k,
-              studentActive,
-              s.d,
-              opts.studentRouterBias,
-              strategy,
-            ),
-            init: "torch",
-          },
+          model: studentRouter(
+            moeSpec(p.student.m, p.student.k, studentActive, s.d, opts.studentRouterBias, strategy),
+            o,
+          ),
           train: protocol({ ...s, weightDecay: 0.01 }, lr, o),
           labels: p.labels,
         });

@@ -26,6 +26,8 @@ export interface ExecutorOptions {
   threads?: number;
   /** onnxruntime execution provider (default cpu). */
   ep?: ExecutionProvider;
+  /** With ep "cuda": compile programs the CUDA audit finds nodes for that would run on the CPU. */
+  allowCpuFallback?: boolean;
   /** Upper bound on the fed batch bytes per run() (default 32 MiB). */
   maxChunkBytes?: number;
   /** When set, the training session writes an onnxruntime JSON profile with this prefix. */
@@ -201,6 +203,7 @@ export async function prepareGroup(
     lrs: cfgs.map((c) => c.train.lr),
     threads: opts.threads,
     ep: opts.ep,
+    allowCpuFallback: opts.allowCpuFallback,
     profilePrefix: opts.profilePrefix,
     spinning: opts.spinning,
   });
@@ -226,7 +229,12 @@ export async function prepareGroup(
             zero_loss: sqError(g, g.op.Mul(y, 0), y, undefined),
           };
         },
-      }, { threads: opts.threads, ep: opts.ep, spinning: opts.spinning });
+      }, {
+        threads: opts.threads,
+        ep: opts.ep,
+        allowCpuFallback: opts.allowCpuFallback,
+        spinning: opts.spinning,
+      });
       evaluators.set(modelKey, ev);
     }
     evaluatorOf.push(ev);

@@ -10,9 +10,11 @@ import { makeOps, OPS, type Ops } from "./ops.ts";
 import { isHostTensor, outputDTypes, resolveInputs, tagAttrs } from "./signature.ts";
 import { GraphError } from "./errors.ts";
 import { inputsContext } from "./format.ts";
+import { buildIf, buildLoop } from "./control.ts";
 
 /** A dimension: a size, a symbolic name such as "batch", or null (unknown). */
 export type Dim = number | string | null;
+/** A static shape: one Dim per axis. */
 export type Shape = readonly Dim[];
 
 /** A tagged attribute value, as it will be encoded. */
@@ -28,20 +30,25 @@ export type Attr =
 /** An attribute as a caller writes it: plain values are tagged from the op's declaration. */
 export type AttrInput = number | string | number[] | HostTensor | Graph;
 
+/** A node of a graph: an op applied to values, with its attributes. */
 export interface Node {
   /** Unique in the root graph; output value names derive from it. */
   readonly name: string;
   /** The named scope the node was built in (`moe0/sparse`), "" for none. */
   readonly scope: string;
+  /** The ONNX op type (a key of OPS). */
   readonly opType: string;
   /** `undefined` marks an omitted optional input (encoded as ""). */
   readonly inputs: readonly (Value | undefined)[];
+  /** The values it produces. */
   readonly outputs: readonly Value[];
+  /** Its attributes, tagged, in the order they are encoded. */
   readonly attrs: ReadonlyMap<string, Attr>;
 }
 
 /** A named value in a graph: a graph input, initializer or node output. */
 export class Value {
+  /** Made by the builder (Graph.input, initializer, node); not called directly. */
   constructor(
     readonly graph: Graph,
     readonly name: string,
@@ -49,9 +56,11 @@ export class Value {
     readonly shape: Shape | undefined,
     readonly producer: Node | undefined,
   ) {}
+  /** The number of axes, when known. */
   get rank(): number | undefined {
     return this.shape?.length;
   }
+  /** `name: dtype[dims]`, `?` for unknown dims. */
   toString(): string {
     const s = this.shape ? `[${this.shape.map((d) => d ?? "?").join(", ")}]` : "[?]";
     return `${this.name}: ${this.dtype}${s}`;
@@ -61,9 +70,11 @@ export class Value {
 /** What an op accepts as an input: a value, or a literal promoted to a named constant. */
 export type Operand = Value | number | bigint | readonly number[] | HostTensor;
 
+/** How `Graph.node` names and sizes a node. */
 export interface NodeOptions {
   /** Number of outputs for variadic-output ops (Split, Loop, If). */
   outputs?: number;
+  /** An exact node name (must be unused). */
   name?: string;
   /** Hints for output names (made unique). */
   outputNames?: string[];
@@ -80,10 +91,15 @@ export { GraphError };
 
 /** An ONNX graph under construction (the main graph or a Loop/If body). */
 export class Graph {
+  /** The nodes, in build order (a topological order). */
   readonly nodes: Node[] = [];
+  /** The graph inputs, in declaration order. */
   readonly inputs: Value[] = [];
+  /** The graph outputs, in declaration order. */
   readonly outputs: Value[] = [];
+  /** Initializers (weights and constants) by name. */
   readonly initializers = new Map<string, HostTensor>();
+  /** The enclosing graph of a Loop/If body; undefined for the main graph. */
   readonly parent: Graph | undefined;
   private readonly state: RootState;
   /** Known constant contents of values (initializers, Constant nodes), for shape inference. */
@@ -91,6 +107,7 @@ export class Graph {
   /** The op namespace bound to this graph: `g.op.MatMul(a, b)`. */
   readonly op: Ops;
 
+  /** A new graph; pass `parent` for a Loop/If body (or use `subgraph`). */
   constructor(readonly name = "main", parent?: Graph) {
     this.parent = parent;
     this.state = parent
@@ -130,6 +147,7 @@ export class Graph {
     return this.state.scope.join("/");
   }
 
+  /** The main graph (this one, or the outermost enclosing graph). */
   get root(): Graph {
     return this.parent ? this.parent.root : this;
   }
@@ -156,6 +174,7 @@ export class Graph {
     return name;
   }
 
+  /** Reserves `name` exactly, or throws naming `what`. */
   private claim(name: string, what: string): string {
     if (this.state.names.has(name)) {
       throw new GraphError(`${what} '${name}': name already used in graph '${this.root.name}'`);
@@ -176,6 +195,7 @@ export class Graph {
     return this.addInitializer(this.claim(name, "initializer"), t);
   }
 
+  /** Stores an initializer under an already reserved name. */
   private addInitializer(name: string, t: HostTensor): Value {
     const v = new Value(this, name, t.dtype, t.dims, undefined);
     this.initializers.set(v.name, t);
@@ -218,6 +238,7 @@ export class Graph {
     return out;
   }
 
+  /** True for a graph input, initializer or output of this graph. */
   private isInputOrInit(v: Value): boolean {
     return this.inputs.includes(v) || this.initializers.has(v.name) || this.outputs.includes(v);
   }
@@ -319,25 +340,7 @@ export class Graph {
     elseBranch: (g: Graph) => Value[],
     name = "if",
   ): Value[] {
-    const branch = (label: string, build: (g: Graph) => Value[]) => {
-      const g = this.subgraph(`${name}_${label}`);
-      for (const v of build(g)) g.output(v, g.freshName(`${name}_${label}_${v.name}`));
-      return g;
-    };
-    const thenG = branch("then", thenBranch);
-    const elseG = branch("else", elseBranch);
-    const [a, b] = [thenG.outputs, elseG.outputs];
-    if (a.length !== b.length || a.some((v, i) => v.dtype !== b[i].dtype)) {
-      throw new GraphError(
-        `${name}: branches return different outputs (then: ${
-          a.map((v) => v.dtype).join(", ")
-        }; else: ${b.map((v) => v.dtype).join(", ")})`,
-      );
-    }
-    return this.node("If", [cond], { then_branch: thenG, else_branch: elseG }, {
-      outputs: a.length,
-      outputNames: a.map((_, i) => `${name}_out${i}`),
-    });
+    return buildIf(this, cond, thenBranch, elseBranch, name);
   }
 
   /**
@@ -351,45 +354,7 @@ export class Graph {
     body: (g: Graph, iter: Value, carried: Value[]) => { carried: Value[]; scans?: Value[] },
     name = "loop",
   ): Value[] {
-    const g = this.subgraph(`${name}_body`);
-    const iter = g.input(g.freshName(`${name}_iter`), "int64", []);
-    const condIn = g.input(g.freshName(`${name}_cond_in`), "bool", []);
-    const carriedIn = initial.map((v) =>
-      g.input(g.freshName(`${v.name}_in`), v.dtype, v.shape ?? [])
-    );
-    const res = body(g, iter, carriedIn);
-    if (res.carried.length !== initial.length) {
-      throw new GraphError(
-        `${name}: body returned ${res.carried.length} carried values, expected ${initial.length}`,
-      );
-    }
-    // Body outputs keep the names of the values they return: renaming them through Identity
-    // nodes makes onnxruntime copy every carried tensor each iteration. A value that cannot be
-    // an output under its own name (a body input, an outer value, one already returned) is
-    // renamed.
-    const used = new Set<Value>();
-    const emit = (v: Value, hint: string) => {
-      const own = v.graph === g && v.producer !== undefined && !used.has(v);
-      used.add(v);
-      return own ? g.output(v) : g.output(v, g.freshName(hint));
-    };
-    emit(condIn, `${name}_cond_out`);
-    res.carried.forEach((v, i) => {
-      if (v.dtype !== initial[i].dtype) {
-        throw new GraphError(
-          `${name}: carried value ${i} changes dtype (${initial[i].dtype} -> ${v.dtype})`,
-        );
-      }
-      emit(v, `${initial[i].name}_next`);
-    });
-    for (const s of res.scans ?? []) emit(s, `${s.name}_scan`);
-    return this.node("Loop", [tripCount, undefined, ...initial], { body: g }, {
-      outputs: initial.length + (res.scans?.length ?? 0),
-      outputNames: [
-        ...initial.map((v) => `${v.name}_final`),
-        ...(res.scans ?? []).map((s) => `${s.name}_all`),
-      ],
-    });
+    return buildLoop(this, tripCount, initial, body, name);
   }
 }
 

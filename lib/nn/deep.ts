@@ -10,6 +10,7 @@ import { getParam, type ParamValues } from "./params.ts";
 
 export { initDeepMoe } from "./init.ts";
 
+/** The output of `deepMoeForward`. */
 export interface DeepMoeForwardResult {
   /** Output, [B, dOut] (dOut = 1: the scalar-output case). */
   y: Value;

@@ -9,17 +9,24 @@ import { dirname, join } from "node:path";
 import { createRequire } from "node:module";
 import type { HostTensor } from "../graph/tensor.ts";
 import type { DType } from "../graph/dtype.ts";
+import { checkCudaModel } from "../cuda/gate.ts";
 
+/** The execution providers a session can run on. */
 export const EXECUTION_PROVIDERS = ["cpu", "cuda"] as const;
+/** One of EXECUTION_PROVIDERS. */
 export type ExecutionProvider = typeof EXECUTION_PROVIDERS[number];
+/** onnxruntime's graph optimization levels. */
 export const OPT_LEVELS = ["disabled", "basic", "extended", "all"] as const;
+/** One of OPT_LEVELS. */
 export type OptLevel = typeof OPT_LEVELS[number];
 
+/** How a session is created: provider, threads, optimization level, profiling. */
 export interface SessionOptions {
   /** "cpu" (default) or "cuda". */
   ep?: ExecutionProvider;
   /** Intra-op threads; 0 lets onnxruntime choose (one per physical core). */
   threads?: number;
+  /** Graph optimization level (default all). */
   optLevel?: OptLevel;
   /** When set, onnxruntime writes a JSON profile with this file prefix. */
   profilePrefix?: string;
@@ -116,18 +123,6 @@ export async function captureModels(build: () => Promise<unknown>): Promise<Capt
   return got;
 }
 
-/**
- * Checks a model before a CUDA session compiles it (lib/cuda/gate.ts installs the CUDA audit);
- * throws to refuse the model.
- */
-export type ModelCheck = (model: Uint8Array, opts: SessionOptions) => void;
-let cudaCheck: ModelCheck | undefined;
-
-/** Installs the check every `ep: "cuda"` session runs on its model first. */
-export function setCudaModelCheck(check: ModelCheck | undefined): void {
-  cudaCheck = check;
-}
-
 /** A compiled onnxruntime session over HostTensors. */
 export class Session {
   private constructor(
@@ -135,6 +130,7 @@ export class Session {
     readonly ep: ExecutionProvider,
   ) {}
 
+  /** Opens a session for an encoded ONNX model. */
   static async create(model: Uint8Array, opts: SessionOptions = {}): Promise<Session> {
     const ep = opts.ep ?? "cpu";
     if (!(EXECUTION_PROVIDERS as readonly string[]).includes(ep)) checkExecutionProvider(ep);
@@ -142,7 +138,8 @@ export class Session {
       capture.push({ model, ep });
       return new Session(undefined, ep);
     }
-    if (ep === "cuda") cudaCheck?.(model, opts);
+    // The static CUDA audit first (lib/cuda/gate.ts): it needs no GPU.
+    if (ep === "cuda") checkCudaModel(model, opts.allowCpuFallback);
     checkExecutionProvider(ep);
     const optLevel = opts.optLevel ?? "all";
     if (!(OPT_LEVELS as readonly string[]).includes(optLevel)) {
@@ -165,18 +162,22 @@ export class Session {
     return new Session(inner, ep);
   }
 
+  /** The open onnxruntime session; throws after `release`. */
   private get live(): ort.InferenceSession {
     if (!this.inner) throw new Error("session: a captured model cannot run");
     return this.inner;
   }
 
+  /** The model's input names. */
   get inputNames(): readonly string[] {
     return this.live.inputNames;
   }
+  /** The model's output names. */
   get outputNames(): readonly string[] {
     return this.live.outputNames;
   }
 
+  /** Runs the model on `feeds`; returns the requested outputs (all by default). */
   async run(
     feeds: Record<string, HostTensor>,
     fetches?: readonly string[],
@@ -191,10 +192,12 @@ export class Session {
     return out;
   }
 
+  /** Writes the onnxruntime profile (sessions created with `profilePrefix`). */
   endProfiling(): void {
     this.live.endProfiling();
   }
 
+  /** Releases the onnxruntime session; the session cannot run after this. */
   async release(): Promise<void> {
     await this.inner?.release();
   }

@@ -58,7 +58,12 @@ export function normSq(g: Float64Array, m: number, s: readonly number[]): number
 }
 
 /** ||u_A - u_B||^2 from the Gram matrix. */
-export function diffSq(g: Float64Array, m: number, a: readonly number[], b: readonly number[]) {
+export function diffSq(
+  g: Float64Array,
+  m: number,
+  a: readonly number[],
+  b: readonly number[],
+): number {
   return blockSum(g, m, a, a) + blockSum(g, m, b, b) - 2 * blockSum(g, m, a, b);
 }
 
@@ -67,11 +72,15 @@ export type Search = "exhaustive" | "sampled+local";
 
 /** The outcome of `packingCheck` for one set of experts. */
 export interface PackingStats {
+  /** Number of experts. */
   m: number;
+  /** Subset size. */
   k: number;
   /** Subsets S whose ||u_S||^2 was evaluated. */
   subsets_checked: number;
+  /** How ||u_S||^2 was searched. */
   norm_search: Search;
+  /** Maximum of ||u_S||^2 over the evaluated subsets. */
   max_norm_sq: number;
   /** Mean of ||u_S||^2 over the evaluated subsets (E = 1/2 under the lemma's distribution). */
   mean_norm_sq: number;

@@ -99,13 +99,21 @@ export interface TrainProgramSpec {
 
 /** Names of the program's inputs and outputs, so the runtime can feed and read state. */
 export interface ProgramIO {
+  /** Input: the number of steps of this run(). */
   steps: string;
+  /** Input: the global step before this run(). */
   step: string;
+  /** Input: base learning rate per group. */
   lrs: string;
+  /** Each parameter's state input and output. */
   params: { name: string; input: string; output: string }[];
+  /** Each optimizer state tensor's input and output. */
   state: { param: string; key: string; input: string; output: string }[];
+  /** Each fed batch tensor's input. */
   batch: { name: string; input: string }[];
+  /** Output: the global step after this run(). */
   stepOut: string;
+  /** Output: the per-step losses. */
   losses: string;
 }
 
