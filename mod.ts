@@ -27,21 +27,48 @@
  */
 
 // Graph building
-export { Graph, GraphError, type Operand, type Shape, Value } from "./lib/graph/builder.ts";
-export type { DType, FloatDType } from "./lib/graph/dtype.ts";
+export {
+  type Attr,
+  type AttrInput,
+  type Dim,
+  Graph,
+  GraphError,
+  type Node,
+  type NodeOptions,
+  type Operand,
+  type Shape,
+  Value,
+} from "./lib/graph/builder.ts";
+export { OP_TABLE, type Ops, type OpTable, type WrapOf, type WrappedOp } from "./lib/graph/ops.ts";
+export type { AnyTypedArray, DType, FloatDType, TypedArrayOf } from "./lib/graph/dtype.ts";
 export { type HostTensor, scalar, tensor } from "./lib/graph/tensor.ts";
 export { encodeModel, IR_VERSION, type ModelOptions, OPSET } from "./lib/graph/encode.ts";
+export { formatGraph, formatNode, qualifiedName } from "./lib/graph/format.ts";
 
 // Autodiff
-export { grad, GradError } from "./lib/autodiff/grad.ts";
+export { grad, GradError, type GradOptions } from "./lib/autodiff/grad.ts";
+export type { RuleContext } from "./lib/autodiff/context.ts";
 export { customGradient, type CustomRule } from "./lib/autodiff/custom.ts";
 export { OPS } from "./lib/graph/ops.ts";
-export type { GradOut, GradRule, OpDef, ShapeRule } from "./lib/graph/ops/def.ts";
+export type {
+  AttrType,
+  Emit,
+  GradOut,
+  GradRule,
+  InSlot,
+  OpDef,
+  OutSlot,
+  ShapeArgs,
+  ShapeRule,
+} from "./lib/graph/ops/def.ts";
 
 // Runtime, optimizers, training
 export {
   checkExecutionProvider,
+  EXECUTION_PROVIDERS,
   type ExecutionProvider,
+  OPT_LEVELS,
+  type OptLevel,
   Session,
   type SessionOptions,
 } from "./lib/runtime/session.ts";
@@ -49,14 +76,27 @@ export {
   adamw,
   type AdamWOptions,
   adamwTorchState,
+  makeOptimizer,
   type Optimizer,
+  type OptimizerFields,
+  type OptimizerName,
+  OPTIMIZERS,
   sgd,
   type SgdOptions,
+  type StepContext,
 } from "./lib/optim/mod.ts";
 export { lrAt, type Schedule, scheduledLr, type ScheduleSpec } from "./lib/optim/schedule.ts";
 export { Trainer, type TrainerOptions } from "./lib/train/trainer.ts";
 export { type EvalSpec, Evaluator } from "./lib/train/evaluator.ts";
-export type { BatchInput, LossFn, ParamSpec, TrainProgramSpec } from "./lib/train/program.ts";
+export type {
+  BatchInput,
+  FedBatch,
+  LossFn,
+  ParamSpec,
+  ProgramIO,
+  RandomBatch,
+  TrainProgramSpec,
+} from "./lib/train/program.ts";
 export { loadCheckpoint, saveCheckpoint, type TrainState } from "./lib/train/checkpoint.ts";
 
 // Randomness and data
@@ -70,18 +110,40 @@ export { moeForward, type MoeForwardResult, strategyCost } from "./lib/nn/moe.ts
 export { deepMoeForward } from "./lib/nn/deep.ts";
 export { deepMoeReference, moeReference } from "./lib/nn/reference.ts";
 export {
+  BATCH_DIM,
+  EXPORT_STRATEGIES,
   exportModel,
+  type ExportOptions,
+  type ExportStrategy,
+  FORMAT_VERSION,
   type ImportedModel,
   importModel,
+  MODEL_FORMAT,
+  MODEL_KINDS,
+  type ModelKind,
+  type ModelMetadata,
+  type ModelSpec,
   writeModel,
 } from "./lib/export/onnx_export.ts";
 
 // Experiments and sweeps
-export { EXPERIMENTS, parseGrid, resolvePreset } from "./lib/experiments/registry.ts";
 export {
+  type Experiment,
+  EXPERIMENTS,
+  type FigureKind,
+  parseGrid,
+  type ResolvedSweep,
+  resolvePreset,
+} from "./lib/experiments/registry.ts";
+export { OVERRIDES, type Overrides, type Scale, SCALES } from "./lib/experiments/overrides.ts";
+export type { Knob, KnobKind, KnobTable, KnobValue, KnobValues } from "./lib/cli/knobs.ts";
+export {
+  type ExecutorOptions,
   groupKey,
   makeExecutor,
   makeGroupExecutor,
+  type PreparedGroup,
+  type PreparedRun,
   prepareGroup,
   prepareRun,
   studentParamCount,
@@ -89,7 +151,26 @@ export {
 } from "./lib/experiments/executor.ts";
 export { runSweep, type SweepOptions, type SweepSummary } from "./lib/sweep/engine.ts";
 export { runId } from "./lib/sweep/runid.ts";
-export type { RunConfig, RunRecord, RunResult } from "./lib/sweep/types.ts";
+export type { AfterRebuild } from "./lib/sweep/outputs.ts";
+export type { ProgressSink, RunEnd } from "./lib/sweep/progress.ts";
+export type { Configuration } from "./lib/sweep/configuration.ts";
+export type { ClaimOptions } from "./lib/sweep/claims.ts";
+export type { Shard } from "./lib/sweep/shard.ts";
+export type { InvalidRecord } from "./lib/sweep/records.ts";
+export type {
+  EpochRow,
+  Executor,
+  GroupExecutor,
+  ModelConfig,
+  MoeSpec,
+  RunConfig,
+  RunProgress,
+  RunRecord,
+  RunResult,
+  TargetConfig,
+  TrainConfig,
+} from "./lib/sweep/types.ts";
+export type { Panel, RgbImage } from "./lib/plot/image.ts";
 
 // Theory checks (Lemmas 3.2 and 3.3, router partitions)
 export * from "./lib/theory/mod.ts";

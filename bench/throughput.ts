@@ -10,7 +10,7 @@
  * median), and their ratio. Peak runs are interleaved with the configs, so a machine shared with
  * other work shows up in both.
  *
- *   deno task bench                      # the paper-A configs of issue 5 and a paper-B config
+ *   deno task bench                      # the paper-A throughput configs and a paper-B config
  *   deno task bench --configs 16e8a,64e8a --reps 7 --json
  */
 import { parseArgs } from "node:util";

@@ -24,6 +24,8 @@ not interpreted. The module computes the same function as the file under onnxrun
 - expert j: A_j act(B_j^T x + c_j) + e_j with `relu`, `linear`, exact (erf) `gelu` or `constant`
   (act = 1: the expert outputs A_j 1 + e_j whatever its input); deeper experts apply
   act(h @ wh_i[j] + bh_i[j]) in between;
+- shared experts (DeepSeekMoE, arXiv 2401.06066), with `sharedExperts`: n_s experts of width
+  `sharedWidth` (default w) that every token uses with weight 1, added to the routed sum;
 - deep models: residual connections where a layer's input and output dims agree, and dense
   layers act(h @ dense<l>.weight + dense<l>.bias) between MoE layers.
 
@@ -70,7 +72,7 @@ INIT_SCHEMES = ("torch", "paper")
 KINDS = ("moe", "deep")
 
 #: Optional layer fields: absent from a config at their defaults (no selection bias, scale 1).
-MOE_OPTIONAL_FIELDS = ("selectBias", "routedScale")
+MOE_OPTIONAL_FIELDS = ("selectBias", "routedScale", "sharedExperts", "sharedWidth")
 MOE_FIELDS = ("m", "k", "w", "dIn", "dOut", "gate", "activation", "routerBias", "expertBias",
               "strategy") + MOE_OPTIONAL_FIELDS
 DEEP_FIELDS = ("dIn", "dOut", "layers", "experts", "k", "expertDepth", "expertWidth", "residual",
@@ -150,6 +152,12 @@ def check_config(kind, config):
     if r is not None and (isinstance(r, bool) or not isinstance(r, (int, float))
                           or not math.isfinite(r) or r <= 0):
         raise ValueError(f"routedScale: must be a finite number > 0, got {r!r}")
+    if "sharedExperts" in c:
+        _pos_int("sharedExperts", c["sharedExperts"])
+    if "sharedWidth" in c:
+        _pos_int("sharedWidth", c["sharedWidth"])
+        if "sharedExperts" not in c:
+            raise ValueError("sharedWidth: needs sharedExperts (the number of shared experts)")
     return c
 
 
@@ -202,6 +210,14 @@ def _layer_shapes(s):
     out.append(("experts.w2", [m * w, d_out], w, "w2"))
     if s["expertBias"]:
         out.append(("experts.b2", [m, d_out], w, "bias"))
+    if s.get("sharedExperts"):
+        n, ws = s["sharedExperts"], s.get("sharedWidth", w)
+        out.append(("shared.w1", [d_in, n * ws], d_in, "w1"))
+        if s["expertBias"]:
+            out.append(("shared.b1", [n * ws], d_in, "bias"))
+        out.append(("shared.w2", [n * ws, d_out], ws, "w2"))
+        if s["expertBias"]:
+            out.append(("shared.b2", [n, d_out], ws, "bias"))
     return out
 
 
@@ -245,10 +261,13 @@ class _Params(torch.nn.Module):
 
 
 class MoELayer(torch.nn.Module):
-    """One MoE layer: `router.weight` [dIn, m] (+ `router.bias` [m]) and `experts.*`.
+    """One MoE layer: `router.*` (weight [dIn, m], bias [m], the select_bias buffer [m]),
+    `experts.*` and, with shared experts, `shared.*` (see the module doc for the forward).
 
     `forward(x)` gives y [B, dOut]; `route(x)` gives the scores [B, m], the selected experts
-    [B, k] (decreasing score, lower index first among ties) and their gates [B, k]. `strategy`
+    [B, k] (decreasing biased affinity, lower index first among ties) and their gate weights
+    [B, k] (a balancing rule reads the selection counts off the indices and updates
+    `router.select_bias` in place). `strategy`
     decides only how y is computed (identical results): `dense` runs every expert as one wide
     matmul and masks, `sparse` runs each expert on its own tokens; `auto` is dense for m <= 8 k.
     """
@@ -261,6 +280,9 @@ class MoELayer(torch.nn.Module):
                               dtype)
         self.experts = _Params([(n[8:], d, r) for n, d, _, r in shapes
                                 if n.startswith("experts.")], dtype)
+        if spec.get("sharedExperts"):
+            self.shared = _Params([(n[7:], d, r) for n, d, _, r in shapes
+                                   if n.startswith("shared.")], dtype)
         self.strategy = spec["strategy"]
 
     def _p(self, name):
@@ -301,6 +323,20 @@ class MoELayer(torch.nn.Module):
         return st
 
     def forward(self, x):
+        y = self._routed(x)
+        return y + self._shared(x) if self.spec.get("sharedExperts") else y
+
+    def _shared(self, x):
+        """The shared experts' sum: one dense MLP of width n_s w_s (weight 1 each)."""
+        sh, bias = self.shared, self.spec["expertBias"]
+        if self.spec["activation"] == "constant":  # each outputs A^s_j 1 + e^s_j
+            v = sh.w2.sum(0)
+            return v + sh.b2.sum(0) if bias else v
+        pre = x @ sh.w1
+        y = _act(pre + sh.b1 if bias else pre, self.spec["activation"]) @ sh.w2
+        return y + sh.b2.sum(0) if bias else y
+
+    def _routed(self, x):
         s = self.spec
         m, w, d_out, depth = s["m"], s["w"], s["dOut"], s["depth"]
         _, idx, gates = self.route(x)
@@ -416,8 +452,8 @@ class MoEModel(torch.nn.Module):
         for layer in self.layers:
             s = layer.spec
             for name, _, fan_in, role in _layer_shapes(s):
-                p = getattr(layer.router if name.startswith("router.") else layer.experts,
-                            name.split(".", 1)[1])
+                group, short = name.split(".", 1)
+                p = getattr(getattr(layer, group), short)
                 if role == "state":  # the selection bias starts at 0 in both schemes
                     p.zero_()
                 elif scheme == "torch":
@@ -432,10 +468,10 @@ class MoEModel(torch.nn.Module):
                         std = math.sqrt(1 / s["dIn"])
                     elif role == "wh":
                         std = math.sqrt(1 / s["w"])
-                    elif s["activation"] == "constant":
-                        std = math.sqrt(1 / (2 * s["dOut"] * s["k"] * s["w"]))
+                    elif s["activation"] == "constant":  # fan_in: the expert's width
+                        std = math.sqrt(1 / (2 * s["dOut"] * s["k"] * fan_in))
                     else:
-                        std = math.sqrt(1 / (s["k"] * s["w"]))
+                        std = math.sqrt(1 / (s["k"] * fan_in))
                     p.normal_(0, std, generator=generator)
         for name, mod in self.named_children():
             if isinstance(mod, _Dense):
@@ -539,7 +575,7 @@ def from_onnx(model_proto, label="<model>", dtype=None):
 
 
 def load(source, dtype=None):
-    """Loads a toolkit `.onnx` file (a path, or its bytes) as an MoEModel in eval-ready form.
+    """Loads a toolkit `.onnx` file (a path, or its bytes) as an MoEModel.
 
     The config comes from the metadata, the parameters (dtype of the file, or `dtype`) from the
     initializers; errors are one-line ValueErrors naming the file and the field."""
@@ -597,6 +633,20 @@ class _GraphWriter:
         raise ValueError(f"activation: {a!r} has no elementwise form")
 
     def layer(self, s, prefix, x):
+        y = self.routed(s, prefix, x)
+        return self.op("Add", y, self.shared(s, prefix, x)) if s.get("sharedExperts") else y
+
+    def shared(self, s, prefix, x):
+        p = lambda n: prefix + "shared." + n  # noqa: E731
+        bias = s["expertBias"]
+        if s["activation"] == "constant":
+            v = self.op("ReduceSum", p("w2"), self.i64([0]))  # [1, dOut]
+            return self.op("Add", v, self.op("ReduceSum", p("b2"), self.i64([0]))) if bias else v
+        pre = (self.op("Gemm", x, p("w1"), p("b1")) if bias else self.op("MatMul", x, p("w1")))
+        y = self.op("MatMul", self.act(pre, s["activation"]), p("w2"))
+        return self.op("Add", y, self.op("ReduceSum", p("b2"), self.i64([0]))) if bias else y
+
+    def routed(self, s, prefix, x):
         p = lambda n: prefix + n  # noqa: E731
         m, k, w, d_out, bias = s["m"], s["k"], s["w"], s["dOut"], s["expertBias"]
         scores = (self.op("Gemm", x, p("router.weight"), p("router.bias")) if s["routerBias"]
@@ -654,12 +704,15 @@ def _describe(kind, c, meta):
             f"written from PyTorch. Input x [batch, {c['dIn']}], output y [batch, {c['dOut']}].")
     if kind == "moe":
         extras = "" if c.get("routedScale") is None else f", routed scale {c['routedScale']}"
+        shared = (f", {c['sharedExperts']} shared expert(s) of width {c.get('sharedWidth', c['w'])}"
+                  if c.get("sharedExperts") else "")
         return (f"({c['m']}, {c['k']}, {c['w']}, {c['dIn']})-MoE layer {c['m']}e{c['k']}a: "
                 f"{c['m']} experts, {c['k']} active, expert width {c['w']}, {c['dIn']} -> "
                 f"{c['dOut']}, gate {c['gate']}, activation {c['activation']}, "
                 f"{'router bias' if c['routerBias'] else 'no router bias'}, "
                 f"{'expert biases' if c['expertBias'] else 'no expert biases'}"
                 f"{', selection bias' if c.get('selectBias') else ''}"
+                f"{shared}"
                 f"{extras}"
                 f"; {tail}")
     return (f"{c['layers']}-{c['experts']}-MoE deep model: {c['layers']} MoE layers of "

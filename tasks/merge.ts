@@ -48,8 +48,10 @@ async function main(args: string[]): Promise<number> {
       .flatMap((scan) => scan?.records ?? []);
     configuration = folder.folderConfiguration(positionals.join(" + "), info, records);
     const merged = { ...info, configuration };
-    afterRebuild = async (_records, dir) => {
+    const { writeReproduction } = await import("../lib/experiments/reproduction.ts");
+    afterRebuild = async (records, dir) => {
       await writeExperimentInfo(dir, merged);
+      await writeReproduction(dir, records, merged);
       await renderFigures(dir, merged);
     };
   }

@@ -1,6 +1,6 @@
 /**
  * `deno task plot out/<experiment> ...`: redraws an experiment's figures. When the folder has
- * its run records, its CSVs are first rebuilt from them (only runs of the folder's
+ * its run records, its CSVs and reproduction report are first rebuilt from them (only runs of the folder's
  * configuration; runs of others, in folders mixed by older versions, are reported and left out).
  */
 import { runMain, UsageError } from "../lib/cli/args.ts";
@@ -9,6 +9,7 @@ import { folderConfiguration } from "../lib/experiments/folder.ts";
 import { readRecords, runsDir } from "../lib/sweep/records.ts";
 import { rebuildOutputs } from "../lib/sweep/outputs.ts";
 import { foreignReport } from "../lib/sweep/configuration.ts";
+import { writeReproduction } from "../lib/experiments/reproduction.ts";
 
 async function hasRuns(dir: string): Promise<boolean> {
   try {
@@ -26,7 +27,10 @@ await runMain("plot", async () => {
     const info = await readExperimentInfo(dir);
     if (await hasRuns(dir)) {
       const conf = folderConfiguration(dir, info, (await readRecords(dir)).records);
-      const scan = await rebuildOutputs(dir, { configuration: conf });
+      const scan = await rebuildOutputs(dir, {
+        configuration: conf,
+        afterRebuild: async (records) => void await writeReproduction(dir, records, info),
+      });
       if (scan.foreign.length) console.error(foreignReport(dir, conf, scan.foreign));
     }
     const paths = await renderFigures(dir, info);

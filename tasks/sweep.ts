@@ -4,14 +4,9 @@
  * the same command skips finished runs. See `--help`.
  */
 import { choiceFlag, intFlag, runMain, UsageError } from "../lib/cli/args.ts";
-import { parseSweepArgs, sweepHelp } from "../lib/cli/sweep_args.ts";
+import { parseSweepArgs, resolveSweep, sweepHelp } from "../lib/cli/sweep_args.ts";
 import { versions } from "../lib/cli/versions.ts";
-import {
-  EXPERIMENTS,
-  parseGrid,
-  type ResolvedSweep,
-  resolvePreset,
-} from "../lib/experiments/registry.ts";
+import { EXPERIMENTS, type ResolvedSweep } from "../lib/experiments/registry.ts";
 import {
   checkRunShape,
   groupKey,
@@ -21,15 +16,18 @@ import {
   SWEEP_GROUP_MAX_PARAMS,
 } from "../lib/experiments/executor.ts";
 import { renderFigures, writeExperimentInfo } from "../lib/experiments/figures.ts";
+import { writeReproduction } from "../lib/experiments/reproduction.ts";
 import { checkExecutionProvider, EXECUTION_PROVIDERS } from "../lib/runtime/session.ts";
 import { runSweep, sweepExitCode } from "../lib/sweep/engine.ts";
 import { parseShard, shardRuns } from "../lib/sweep/shard.ts";
 import { checkThreads, checkWritable } from "../lib/sweep/preflight.ts";
 import { checkFolderConfiguration, sweepFolder } from "../lib/experiments/folder.ts";
 import { runId } from "../lib/sweep/runid.ts";
+import { refuseCudaSweep } from "../lib/cuda/programs.ts";
 
 async function main(): Promise<number> {
-  const { flags: values, positionals, overrides: o } = parseSweepArgs(Deno.args);
+  const args = parseSweepArgs(Deno.args);
+  const values = args.flags;
   if (values.help) {
     console.log(sweepHelp());
     return 0;
@@ -40,27 +38,7 @@ async function main(): Promise<number> {
     }
     return 0;
   }
-  if (positionals.length > 1) {
-    throw new UsageError(`expected at most one experiment, got ${positionals.join(" ")}`);
-  }
-  let sweep: ResolvedSweep;
-  if (values.grid) {
-    if (positionals.length) {
-      throw new UsageError("give either an experiment or --grid FILE, not both");
-    }
-    if (Object.keys(o).length || values.scale) {
-      throw new UsageError("--grid: put the settings in the grid file, not in flags");
-    }
-    let text: string;
-    try {
-      text = await Deno.readTextFile(values.grid);
-    } catch (e) {
-      throw new UsageError(`--grid: cannot read '${values.grid}' (${(e as Error).message})`);
-    }
-    sweep = parseGrid(text, values.grid);
-  } else {
-    sweep = resolvePreset(positionals[0] ?? "fig2", values.scale ?? "quick", o);
-  }
+  const sweep: ResolvedSweep = await resolveSweep(args);
   sweep.runs.forEach((r, i) => {
     try {
       checkRunShape(r);
@@ -69,6 +47,12 @@ async function main(): Promise<number> {
     }
   });
   const ep = choiceFlag("ep", values.ep, EXECUTION_PROVIDERS) ?? "cpu";
+  const allowCpuFallback = values["allow-cpu-fallback"] === true;
+  if (allowCpuFallback && ep !== "cuda") {
+    throw new UsageError("--allow-cpu-fallback needs --ep cuda");
+  }
+  // Every program is audited for the CUDA EP before anything trains (static: no GPU needed).
+  if (ep === "cuda") await refuseCudaSweep(sweep.runs, allowCpuFallback);
   checkExecutionProvider(ep);
   const threads = intFlag("threads", values.threads, 0);
   if (threads !== undefined) checkThreads(threads, undefined, values["force-threads"] === true);
@@ -107,6 +91,7 @@ async function main(): Promise<number> {
   const execOpts = {
     threads,
     ep,
+    allowCpuFallback,
     saveModelDir: values["save-models"] ? `${outDir}/models` : undefined,
   };
   const summary = await runSweep({
@@ -124,12 +109,16 @@ async function main(): Promise<number> {
     versions: versions(),
     shard,
     configuration,
-    afterRebuild: async () => {
+    afterRebuild: async (records) => {
       await writeExperimentInfo(outDir, info);
+      await writeReproduction(outDir, records, info);
       await renderFigures(outDir, info);
     },
   });
-  console.error(`results: ${outDir}/results.csv, ${outDir}/best.csv, figures: ${outDir}/*.png`);
+  console.error(
+    `results: ${outDir}/results.csv, ${outDir}/best.csv, ${outDir}/reproduction.md, ` +
+      `figures: ${outDir}/*.png`,
+  );
   return sweepExitCode(summary);
 }
 

@@ -21,6 +21,10 @@ import {
 } from "../lib/nn/mod.ts";
 import { auxLoss, balanceTerms, expertCounts, validateBalance, zLoss } from "../lib/nn/balance.ts";
 import { gradCheck } from "./support/gradcheck.ts";
+import { resolvePreset } from "../lib/experiments/registry.ts";
+import { checkRunShape, makeExecutor } from "../lib/experiments/executor.ts";
+import { importModel } from "../lib/export/onnx_export.ts";
+import { runId } from "../lib/sweep/runid.ts";
 
 const normals = (seed: number, n: number) => normal(key(seed), new Float64Array(n));
 const nums = (t: HostTensor): number[] => Array.from(t.data as ArrayLike<number | bigint>, Number);
@@ -294,4 +298,43 @@ Deno.test("bias balancing state survives checkpoint / resume bit for bit", async
   } finally {
     for (const t of [straight, first, resumed]) await t.release();
   }
+});
+
+// ---- through the run executor --------------------------------------------------------------
+
+const TINY = { d: 16, epochs: 2, samplesPerEpoch: 512, batch: 128, testSamples: 128 };
+
+Deno.test("runs: balancing settings reach the training loss and the carried bias; the trained student exports with its bias", async () => {
+  const o = { ...TINY, archs: ["8e4a"] };
+  const [plain] = resolvePreset("fig2", "quick", o).runs;
+  const [aux] = resolvePreset("fig2", "quick", { ...o, auxLoss: 0.5, zLoss: 0.01 }).runs;
+  const [biased] = resolvePreset("fig2", "quick", {
+    ...o,
+    gate: "sigmoid-topk",
+    biasRate: 0.01,
+  }).runs;
+  assert.ok(!("balance" in plain.model), "no balance field by default");
+  assert.deepEqual(biased.model.kind === "moe" && biased.model.balance, { biasRate: 0.01 });
+  assert.equal(biased.model.kind === "moe" && biased.model.layer.selectBias, true);
+  const hooks = { onProgress() {}, signal: new AbortController().signal };
+  const dir = await Deno.makeTempDir();
+  const exec = makeExecutor({ threads: 1, saveModelDir: dir });
+  const [a, b] = [await exec(plain, hooks), await exec(aux, hooks)];
+  // The aux and z-losses add to the training loss (not to the test loss's definition).
+  assert.ok(b.curves[0].train_loss > a.curves[0].train_loss, "aux loss adds to the loss");
+  await exec(biased, hooks);
+  const m = importModel(`${dir}/${runId(biased)}.onnx`);
+  assert.equal(m.kind === "moe" && m.config.selectBias, true);
+  const bias = nums(m.params.get("moe0.router.select_bias")!);
+  assert.ok(bias.some((v) => v !== 0), "the bias moved");
+  // Each step moves an entry by -gamma, 0 or +gamma: 8 steps, so |b| <= 0.08 in gamma steps.
+  for (const v of bias) {
+    assert.ok(Math.abs(v) <= 0.08 + 1e-6);
+    assert.ok(Math.abs(v / 0.01 - Math.round(v / 0.01)) < 1e-4, `${v} not a multiple of gamma`);
+  }
+  await Deno.remove(dir, { recursive: true });
+  assert.throws(
+    () => checkRunShape({ ...plain, model: { ...plain.model, balance: { biasRate: 1 } } as never }),
+    /^Error: model\.balance\.biasRate: needs a layer with a selection bias/,
+  );
 });

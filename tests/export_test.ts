@@ -134,6 +134,24 @@ const CASES: Case[] = [
     strategy: "sparse",
   },
   {
+    name: "moe-shared-gelu-sparse",
+    model: {
+      kind: "moe",
+      config: moeConfig({
+        m: 5,
+        k: 2,
+        w: 3,
+        dIn: 4,
+        dOut: 3,
+        activation: "gelu",
+        sharedExperts: 2,
+        sharedWidth: 4,
+      }),
+    },
+    dtype: "float64",
+    strategy: "sparse",
+  },
+  {
     name: "deep-2-3",
     model: {
       kind: "deep",
@@ -150,6 +168,23 @@ const CASES: Case[] = [
       }),
     },
     dtype: "float32",
+  },
+  {
+    // Paper B's Exp. II deep model (arXiv 2505.24205): top-1, experts with two hidden layers.
+    name: "paperB-2-3-top1-depth2",
+    model: {
+      kind: "deep",
+      config: deepMoeConfig({
+        dIn: 2,
+        dOut: 1,
+        layers: 2,
+        experts: 3,
+        expertWidth: 5,
+        expertDepth: 2,
+        gate: "softmax-all",
+      }),
+    },
+    dtype: "float64",
   },
   {
     name: "deep-1-4-top1-sparse",

@@ -1,5 +1,5 @@
 /**
- * The pieces behind training throughput (issue 5): the ReduceSumSquare rule, custom gradients,
+ * The pieces behind training throughput: the ReduceSumSquare rule, custom gradients,
  * the copy-free training Loop and the worker-prefetched data. Speed itself is measured by
  * `deno task bench`, not here.
  */

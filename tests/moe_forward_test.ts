@@ -312,6 +312,9 @@ Deno.test("deep MoE matches its reference (depth, residual, dense layers, both s
     { layers: 2, k: 2, expertDepth: 1, hiddenDim: 5, gate: "softmax-all" },
     { layers: 1, expertDepth: 3, dOut: 3 },
     { layers: 2, expertDepth: 2, activation: "constant", residual: true },
+    // Paper B's Exp. II models (arXiv 2505.24205): top-1, 3-layer experts (two hidden layers).
+    { dIn: 2, layers: 2, experts: 3, expertDepth: 2, gate: "softmax-all" },
+    { dIn: 2, layers: 1, experts: 6, expertDepth: 2, gate: "softmax-all" },
   ];
   let seed = 0;
   for (const v of variants) {
@@ -331,7 +334,7 @@ Deno.test("deep MoE matches its reference (depth, residual, dense layers, both s
         [...ps].map(([name, t]) => [name, t.dims]),
         deepParamShapes(cfg).map((p) => [p.name, p.dims]),
       );
-      const xs = inputs(seed, 24, 4);
+      const xs = inputs(seed, 24, cfg.dIn);
       const ref = deepMoeReference(cfg, ps, xs);
       const got = await runDeep(cfg, ps, xs);
       const err = maxAbsDiff(got, ref.y);

@@ -306,6 +306,41 @@ Deno.test("grad deep MoE (2 layers, residual, dense layer between, 2-layer exper
   }
 });
 
+Deno.test("grad paper B Exp. II models: top-1 softmax-all, 3-layer experts, scalar output", async () => {
+  // arXiv 2505.24205: 2-3-MoE and 1-6-MoE on 2-D inputs, experts with two hidden layers.
+  for (const [layers, experts] of [[2, 3], [1, 6]]) {
+    for (const strategy of ["dense", "sparse"] as const) {
+      const cfg = deepMoeConfig({
+        dIn: 2,
+        dOut: 1,
+        layers,
+        experts,
+        k: 1,
+        expertWidth: 5,
+        expertDepth: 2,
+        gate: "softmax-all",
+        strategy,
+      });
+      const ps = initDeepMoe(cfg, key(40 + layers), { dtype: "float64" });
+      const xs = normals(50 + layers, B * 2);
+      const names = [...ps.keys()];
+      assert.ok(names.includes(`moe${layers - 1}.experts.wh1`));
+      const res = await checkGrads(
+        feeds(ps, xs, 2),
+        [B, 1],
+        (g, v) => deepMoeForward(g, cfg, Object.fromEntries(names.map((n) => [n, v[n]])), v.x).y,
+        { wrt: ["x", ...names], maxProbes: 8 },
+      );
+      const where = `${layers}-${experts}-MoE ${strategy}`;
+      assert.equal(Object.keys(res.errors).length, names.length + 1, where);
+      for (const [name, err] of Object.entries(res.errors)) {
+        assert.ok(err < TOL, `${where}: d loss / d ${name}: ${err.toExponential(2)}`);
+      }
+      assert.ok(!allZero(res.grads["moe0.router.weight"]), `${where}: router gets a gradient`);
+    }
+  }
+});
+
 Deno.test("the kink guard rejects a probe that crosses a routing tie", async () => {
   // Two router columns 1e-7 apart: a probe of size 1e-6 on the router swaps the top-1 expert.
   const cfg = moeConfig({ m: 3, k: 1, w: 2, dIn: 2, dOut: 1, gate: "softmax-all" });

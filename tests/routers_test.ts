@@ -11,6 +11,7 @@ import { grad } from "../lib/autodiff/grad.ts";
 import { key, normal } from "../lib/random/prng.ts";
 import { Session } from "../lib/runtime/session.ts";
 import {
+  activeParams,
   type Gate,
   GATES,
   initMoe,
@@ -232,5 +233,79 @@ Deno.test("router options: absent at their defaults, one-line errors", () => {
   assert.throws(
     () => moeConfig({ m: 4, k: 2, w: 3, dIn: 5, selectBias: "yes" as never }),
     /^Error: selectBias: must be true or false, got yes$/,
+  );
+});
+
+Deno.test("shared experts: every activation, dense and sparse, vs the reference; own width", async () => {
+  const B = 15;
+  const xs = normals(60, B * 5);
+  for (const activation of ["relu", "linear", "constant", "gelu"] as const) {
+    for (const strategy of ["dense", "sparse"] as const) {
+      const cfg = moeConfig({
+        m: 6,
+        k: 2,
+        w: 3,
+        dIn: 5,
+        dOut: 4,
+        activation,
+        sharedExperts: 2,
+        sharedWidth: 5,
+        expertBias: activation !== "linear",
+        strategy,
+      });
+      const ps = initMoe(cfg, key(61), { dtype: "float64" });
+      assert.deepEqual(ps.get("moe0.shared.w1")!.dims, [5, 10]);
+      const ref = moeReference(cfg, ps, xs);
+      const got = await runLayer(cfg, ps, xs);
+      const tol = activation === "gelu" ? 1e-6 : 1e-10;
+      for (let i = 0; i < got.y.length; i++) {
+        assert.ok(Math.abs(got.y[i] - ref.y[i]) < tol, `${activation}/${strategy}: y ${i}`);
+      }
+      // The shared experts contribute: the same layer without them differs.
+      const plain = moeReference(
+        { ...cfg, sharedExperts: undefined, sharedWidth: undefined },
+        ps,
+        xs,
+      );
+      assert.ok(plain.y.some((v, i) => Math.abs(v - ref.y[i]) > 1e-3), activation);
+    }
+  }
+});
+
+Deno.test("grad: shared experts vs finite differences (dense and sparse)", async () => {
+  for (const strategy of ["dense", "sparse"] as const) {
+    const cfg = moeConfig({
+      m: 4,
+      k: 2,
+      w: 3,
+      dIn: 4,
+      dOut: 2,
+      activation: "linear",
+      sharedExperts: 2,
+      sharedWidth: 2,
+      strategy,
+    });
+    const ps = initMoe(cfg, key(70), { dtype: "float64" });
+    const inputs: Record<string, HostTensor> = {
+      x: tensor("float64", [9, 4], normals(71, 36)),
+      ...Object.fromEntries(ps),
+    };
+    const names = [...ps.keys()];
+    const build = (g: Graph, v: Record<string, Value>) =>
+      moeForward(g, cfg, Object.fromEntries(names.map((n) => [n, v[n]])), v.x).y;
+    const err = await gradCheck(inputs, build, { h: 1e-6 });
+    assert.ok(err < 1e-6, `${strategy}: normalized error ${err}`);
+  }
+});
+
+Deno.test("active parameters count the router, k routed experts and the shared experts", () => {
+  const base = moeConfig({ m: 16, k: 8, w: 40, dIn: 256 });
+  const expert = 256 * 40 + 40 * 256 + 40 + 256;
+  assert.equal(activeParams(base), 256 * 16 + 8 * expert);
+  const shared = moeConfig({ m: 16, k: 8, w: 40, dIn: 256, sharedExperts: 1, sharedWidth: 64 });
+  assert.equal(activeParams(shared), 256 * 16 + 8 * expert + (256 * 64 * 2 + 64 + 256));
+  assert.throws(
+    () => moeConfig({ m: 4, k: 2, w: 3, dIn: 5, sharedWidth: 4 }),
+    /^Error: sharedWidth: needs sharedExperts/,
   );
 });

@@ -12,17 +12,23 @@ import {
   ACTIVATIONS,
   deepMoeConfig,
   GATES,
+  INIT_SCHEMES,
   initDeepMoe,
   initMoe,
+  MOE_OPTIONAL_FIELDS,
   moeConfig,
   type ParamSet,
+  STRATEGIES,
   teacherConfig,
 } from "../lib/nn/mod.ts";
 import {
+  DEEP_CONFIG_FIELDS,
   exportModel,
   type ExportStrategy,
   importModel,
   type ModelSpec,
+  MOE_CONFIG_FIELDS,
+  TOOLKIT_VERSION,
 } from "../lib/export/onnx_export.ts";
 import { exportPreset } from "../lib/export/presets.ts";
 import { resolvePreset } from "../lib/experiments/registry.ts";
@@ -165,6 +171,29 @@ const ROUTER_CASES: Case[] = GATES.map((gate, i) => ({
   selectBias: [0.9, -0.6, 0.3, 0, -0.9, 0.6],
 }));
 
+/** Shared experts (when the toolkit has them): every activation, with and without biases. */
+const SHARED_CASES: Case[] = (MOE_OPTIONAL_FIELDS as readonly string[]).includes("sharedExperts")
+  ? ACTIVATIONS.map((activation, i) => ({
+    name: `moe-shared-${activation}-${STRATS[i % 2]}`,
+    model: {
+      kind: "moe",
+      config: moeConfig({
+        m: 5,
+        k: 2,
+        w: 3,
+        dIn: 4,
+        dOut: 3,
+        activation,
+        expertBias: i % 2 === 0,
+        gate: GATES[i % GATES.length],
+        ...{ sharedExperts: 1 + (i % 2), ...(i < 2 ? { sharedWidth: 6 } : {}) },
+      }),
+    },
+    dtype: "float32",
+    strategy: STRATS[i % 2],
+  }))
+  : [];
+
 /** Exact score ties: the lower expert index must win on both sides. */
 const TIE_CASES: Case[] = STRATS.flatMap((strategy) => [
   {
@@ -227,6 +256,10 @@ const WRITE_CONFIGS: { kind: "moe" | "deep"; config: Record<string, unknown> }[]
       selectBias: true,
       routedScale: 2.5 - 0.5 * g,
     }) as unknown as Record<string, unknown>,
+  })),
+  ...SHARED_CASES.map((c) => ({
+    kind: "moe" as const,
+    config: c.model.config as unknown as Record<string, unknown>,
   })),
   ...DEEP_CASES.map((c) => ({
     kind: "deep" as const,
@@ -304,7 +337,9 @@ Deno.test("PyTorch: loaded models match onnxruntime-node, train, and write back 
   };
   const forward: Record<string, unknown>[] = [];
   let seed = 0;
-  for (const c of [...layerCases(), ...ROUTER_CASES, ...DEEP_CASES, ...TIE_CASES]) {
+  for (
+    const c of [...layerCases(), ...ROUTER_CASES, ...SHARED_CASES, ...DEEP_CASES, ...TIE_CASES]
+  ) {
     seed++;
     const bytes = exportModel(c.model, paramsOf(c, seed), { strategy: c.strategy, seed });
     await Deno.writeFile(`${dir}/${c.name}.onnx`, bytes);
@@ -364,9 +399,21 @@ Deno.test("PyTorch: loaded models match onnxruntime-node, train, and write back 
     lr: 0.01,
     batch: 256,
   }];
+  // The module's vocabulary is the toolkit's (a new gate or field must reach Python too).
+  const toolkit = {
+    gates: GATES,
+    activations: ACTIVATIONS,
+    strategies: STRATEGIES,
+    initSchemes: INIT_SCHEMES,
+    moeFields: MOE_CONFIG_FIELDS,
+    deepFields: DEEP_CONFIG_FIELDS,
+    moeOptionalFields: MOE_OPTIONAL_FIELDS,
+    version: TOOLKIT_VERSION,
+  };
+  const errors = [{ model: `${REPO}models/teacher-16e8a-d64-seed0.onnx` }];
   await Deno.writeTextFile(
     `${dir}/cases.json`,
-    JSON.stringify({ forward, adamw, write, readme: `${REPO}README.md` }, null, 1),
+    JSON.stringify({ forward, adamw, write, toolkit, errors, readme: `${REPO}README.md` }, null, 1),
   );
 
   let out: Deno.CommandOutput;
@@ -383,7 +430,7 @@ Deno.test("PyTorch: loaded models match onnxruntime-node, train, and write back 
   const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
   if (out.code === 3) throw new Error(`Python lacks torch, onnx or numpy: ${PY_HINT}\n${text}`);
   assert.equal(out.code, 0, `tests/python/check_torch.py failed:\n${text}`);
-  const nChecks = forward.length + adamw.length + write.length + 1;
+  const nChecks = forward.length + adamw.length + write.length + errors.length + 2;
   assert.match(text, new RegExp(`all ${nChecks} checks passed`), text);
   assert.match(text, /ok {3}readme snippet: /, text);
 

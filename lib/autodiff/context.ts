@@ -7,8 +7,11 @@ import type { Dim, Graph, Shape, Value } from "../graph/builder.ts";
 import type { Ops } from "../graph/ops.ts";
 import { tensor } from "../graph/tensor.ts";
 
+/** What a backward rule builds with. */
 export interface RuleContext {
+  /** The graph the gradient nodes go into. */
   readonly g: Graph;
+  /** Its op namespace. */
   readonly op: Ops;
   /** True when `x` is on a path from a parameter to the loss (a gradient is wanted). */
   needs(x: Value): boolean;

@@ -5,7 +5,7 @@
  * the input gradients that are wanted, sums broadcast gradients back to their inputs' shapes
  * (for the ops that declare `unbroadcast`), checks what each rule returns and accumulates.
  */
-import type { Graph, Node, Value } from "../graph/builder.ts";
+import { type Graph, type Node, qualifiedName, type Value } from "../graph/builder.ts";
 import { isFloat } from "../graph/dtype.ts";
 import { OPS } from "../graph/ops.ts";
 import type { OpDef } from "../graph/ops/def.ts";
@@ -16,6 +16,7 @@ import { GradError } from "./errors.ts";
 
 export { GradError };
 
+/** Options of `grad`. */
 export interface GradOptions {
   /** The gradient of the loss itself (default: 1). */
   seed?: Value;
@@ -39,6 +40,7 @@ export function grad(
   wrt: readonly Value[],
   opts?: GradOptions & { unused?: "zeros" },
 ): Value[];
+/** With `unused: "undefined"`: no gradient (undefined) for a parameter the loss ignores. */
 export function grad(
   g: Graph,
   loss: Value,
@@ -105,9 +107,11 @@ export function grad(
   };
 
   push(loss, opts.seed ?? g.literal(1, loss.dtype));
-  for (const n of onPath) {
+  // Gradient nodes are named under grad/<the forward node's scope>: grad/moe0/sparse/...
+  const gradScope = (scope: string) => [g.scopePath, "grad", scope].filter((s) => s).join("/");
+  const backward = (n: Node) => {
     const gys = n.outputs.map((o) => total(o));
-    if (gys.every((x) => x === undefined)) continue;
+    if (gys.every((x) => x === undefined)) return;
     const custom = customStep(n);
     if (custom) {
       const gxs = custom.rule(ctx, gys[0]!);
@@ -115,20 +119,22 @@ export function grad(
         const gx = gxs[i];
         if (gx && ctx.needs(x)) push(x, checked(n, i, x, gx));
       });
-      continue;
+      return;
     }
     const d: OpDef | undefined = Object.hasOwn(OPS, n.opType) ? OPS[n.opType] : undefined;
     if (!d?.grad) {
       throw new GradError(
-        `grad: no gradient rule for op '${n.opType}'${
-          d?.noGrad ? ` (${d.noGrad})` : ""
-        } (node ${n.name}) on the path ${pathTo(n, dependsVia)} -> ... -> ${loss.name}`,
+        `grad: no gradient rule for op '${n.opType}'${d?.noGrad ? ` (${d.noGrad})` : ""} (node ${
+          qualifiedName(n)
+        }) on the path ${pathTo(n, dependsVia)} -> ... -> ${loss.name}`,
       );
     }
     const gxs = d.grad(ctx, n, gys);
     if (gxs.length > n.inputs.length) {
       throw new GradError(
-        `grad: node ${n.name} (${n.opType}): its rule returned ${gxs.length} gradients for ${n.inputs.length} inputs`,
+        `grad: node ${
+          qualifiedName(n)
+        } (${n.opType}): its rule returned ${gxs.length} gradients for ${n.inputs.length} inputs`,
       );
     }
     n.inputs.forEach((x, i) => {
@@ -138,9 +144,10 @@ export function grad(
       const ub = d.unbroadcast;
       push(x, checked(n, i, x, ub === "all" || ub?.includes(i) ? ctx.unbroadcast(gx, x) : gx));
     });
-  }
+  };
+  for (const n of onPath) g.atScope(gradScope(n.scope), () => backward(n));
   if (opts.unused === "undefined") return wrt.map((p) => total(p));
-  return wrt.map((p) => total(p) ?? ctx.zerosLike(p));
+  return g.atScope(gradScope(""), () => wrt.map((p) => total(p) ?? ctx.zerosLike(p)));
 }
 
 /** The gradient `gx` of input `i` of `n`, after checking its dtype and (static) shape. */
@@ -153,7 +160,9 @@ function checked(n: Node, i: number, x: Value, gx: Value): Value {
     : undefined;
   if (bad) {
     throw new GradError(
-      `grad: node ${n.name} (${n.opType}): the gradient of input ${i} ('${x.name}': ${x.dtype}${
+      `grad: node ${
+        qualifiedName(n)
+      } (${n.opType}): the gradient of input ${i} ('${x.name}': ${x.dtype}${
         fmtShape(x.shape)
       }) has ${bad}`,
     );
@@ -165,10 +174,10 @@ const isStatic = (s: readonly unknown[] | undefined): s is number[] =>
   s !== undefined && s.every((d) => typeof d === "number");
 
 function pathTo(n: Node, dependsVia: Map<Value, Value | null>): string {
-  const chain: string[] = [n.name];
+  const chain: string[] = [qualifiedName(n)];
   let v: Value | null | undefined = n.inputs.find((x) => x && dependsVia.has(x));
   while (v) {
-    chain.push(v.producer ? v.producer.name : v.name);
+    chain.push(v.producer ? qualifiedName(v.producer) : v.name);
     v = dependsVia.get(v);
   }
   return chain.reverse().join(" -> ");

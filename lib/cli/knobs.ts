@@ -17,6 +17,7 @@ export type KnobKind = "int" | "num" | "str" | "ints" | "nums" | "strs";
 
 /** One setting. `V` is its value's type (a phantom field carries it for `KnobValues`). */
 export interface Knob<V = unknown> {
+  /** How the value is written. */
   kind: KnobKind;
   /** What follows the flag in `--help`: an example value (`20`, `4e2a,16e8a`) or `a|b|c`. */
   arg: string;

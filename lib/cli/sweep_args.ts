@@ -6,7 +6,12 @@
 import { parseArgs } from "node:util";
 import { UsageError } from "./args.ts";
 import { helpLines, knobHelpRows, knobOptions, knobsFromFlags, type KnobTable } from "./knobs.ts";
-import { EXPERIMENTS } from "../experiments/registry.ts";
+import {
+  EXPERIMENTS,
+  parseGrid,
+  type ResolvedSweep,
+  resolvePreset,
+} from "../experiments/registry.ts";
 import { OVERRIDES, type Overrides } from "../experiments/overrides.ts";
 
 interface FlagSpec {
@@ -40,7 +45,13 @@ export const SWEEP_FLAGS = {
     help: "onnxruntime intra-op threads (default: one per physical core; at most the cores)",
   },
   "force-threads": { help: "allow --threads above the machine's core count" },
-  ep: { arg: "cpu|cuda", help: "execution provider (default cpu)" },
+  ep: {
+    arg: "cpu|cuda",
+    help: "execution provider (default cpu); cuda first audits every program (deno task audit)",
+  },
+  "allow-cpu-fallback": {
+    help: "with --ep cuda: train even when the audit finds nodes that would run on the CPU",
+  },
   "save-models": {
     help: "also write each finished run's trained student to DIR/<experiment>/models/<run_id>.onnx",
   },
@@ -112,4 +123,26 @@ export function parseSweepArgs(args: string[]): SweepArgs {
     Object.keys(SWEEP_FLAGS).filter((f) => values[f] !== undefined).map((f) => [f, values[f]]),
   ) as SweepFlagValues;
   return { flags, positionals: parsed.positionals, overrides };
+}
+
+/** The sweep the arguments select: a preset with its settings, or a --grid file. */
+export async function resolveSweep(a: SweepArgs): Promise<ResolvedSweep> {
+  const { flags, positionals, overrides: o } = a;
+  if (positionals.length > 1) {
+    throw new UsageError(`expected at most one experiment, got ${positionals.join(" ")}`);
+  }
+  if (!flags.grid) return resolvePreset(positionals[0] ?? "fig2", flags.scale ?? "quick", o);
+  if (positionals.length) {
+    throw new UsageError("give either an experiment or --grid FILE, not both");
+  }
+  if (Object.keys(o).length || flags.scale) {
+    throw new UsageError("--grid: put the settings in the grid file, not in flags");
+  }
+  let text: string;
+  try {
+    text = await Deno.readTextFile(flags.grid);
+  } catch (e) {
+    throw new UsageError(`--grid: cannot read '${flags.grid}' (${(e as Error).message})`);
+  }
+  return parseGrid(text, flags.grid);
 }

@@ -11,7 +11,9 @@ import { type Target, targetByName } from "./targets.ts";
 
 /** What to sample: the input distribution in R^d and an optional closed-form target. */
 export interface DataSpec {
+  /** Input distribution. */
   dist: InputDist;
+  /** Input dimension. */
   d: number;
   /**
    * A closed-form target (paper B), by registry name or object; omitted when the target is
@@ -38,17 +40,25 @@ export interface Chunk<D extends FloatDType> {
   y?: TypedArrayOf<D>;
   /** The global step of the chunk's first slice. */
   step: number;
+  /** Number of steps in the chunk. */
   nSteps: number;
+  /** Rows per step. */
   batch: number;
+  /** Dims of `x`: [nSteps, batch, d]. */
   xDims: [number, number, number];
+  /** Dims of `y`: [nSteps, batch, outDim]. */
   yDims?: [number, number, number];
 }
 
 /** A fixed-size test set: x [n, d] and, with a closed-form target, y [n, outDim]. */
 export interface TestSet<D extends FloatDType> {
+  /** Inputs, row-major [n, d]. */
   x: TypedArrayOf<D>;
+  /** Closed-form targets, row-major [n, outDim]; absent without a target. */
   y?: TypedArrayOf<D>;
+  /** Dims of `x`. */
   xDims: [number, number];
+  /** Dims of `y`. */
   yDims?: [number, number];
 }
 
@@ -123,13 +133,19 @@ export function testSet<D extends FloatDType = "float32">(
  * chunk is `fillInputs(dist, stepKey(key, step + s), B, d)`, whatever the chunking.
  */
 export class BatchSource<D extends FloatDType = "float32"> {
+  /** Input distribution. */
   readonly dist: InputDist;
+  /** Input dimension. */
   readonly d: number;
+  /** The closed-form target, if any. */
   readonly target: Target | undefined;
+  /** Element type of the chunks. */
   readonly dtype: D;
+  /** The run's data key. */
   readonly key: Key;
   #step: number;
 
+  /** A source starting at `opts.step` (default 0); bad options are one-line errors. */
   constructor(opts: BatchSourceOptions<D>) {
     this.dist = checkInputDim(opts.dist, opts.d);
     this.d = opts.d;

@@ -61,6 +61,7 @@ export function checkInputDim(dist: string, d: number): InputDist {
  * holds the float32 rounding of what a Float64Array gets from the same key.
  */
 export function sampleInputs(dist: InputDist, k: Key, n: number, d: number): Float32Array;
+/** Like the Float32Array overload, into a typed array of the caller's choice (`out`). */
 export function sampleInputs<T extends FloatArray>(
   dist: InputDist,
   k: Key,

@@ -61,14 +61,18 @@ export const SINCOS: Target = {
 
 // ---- Experiment II ------------------------------------------------------------------------------
 
-type Pair = readonly [number, number];
-type Triple = readonly [number, number, number];
+/** Two numbers, e.g. the coordinates a target reads. */
+export type Pair = readonly [number, number];
+/** Three numbers, e.g. the levels of a three-piece function. */
+export type Triple = readonly [number, number, number];
 
 /** Sub-function families for the 3 regions of each sub-input. */
 export const PIECEWISE9_FAMILIES = ["sine", "affine"] as const;
+/** One of PIECEWISE9_FAMILIES. */
 export type Piecewise9Family = typeof PIECEWISE9_FAMILIES[number];
 /** How the two sub-function values are combined. */
 export const PIECEWISE9_COMBINES = ["sum", "product"] as const;
+/** One of PIECEWISE9_COMBINES. */
 export type Piecewise9Combine = typeof PIECEWISE9_COMBINES[number];
 
 /**
@@ -107,6 +111,7 @@ const AFFINE_RATES: readonly [Triple, Triple] = [[1, -2, -1], [-1, 2, 1]];
 
 /** The piecewise target of Experiment II, with its region map and pieces exposed. */
 export interface Piecewise9Target extends Target {
+  /** The target's parameters. */
   readonly params: Piecewise9Params;
   /** The region (0, 1, 2) of value `t` of sub-input `which` (0 = a, 1 = b). */
   region(t: number, which: 0 | 1): number;

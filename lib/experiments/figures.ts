@@ -1,7 +1,7 @@
 /**
  * The paper-style figures of an experiment directory, drawn from its CSVs (best.csv and
  * curves.csv) so that `deno task plot` can redraw them without training. Cells with several
- * seeds show the mean of their seeds' best scores.
+ * seeds show the mean of their seeds' best scores and the spread (reproduction.csv).
  */
 import { parseCsv } from "../io/csv.ts";
 import { heatmapPng } from "../plot/heatmap.ts";
@@ -9,6 +9,7 @@ import { linesPng } from "../plot/lines.ts";
 import { savePng } from "../plot/render.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import type { FigureKind } from "./registry.ts";
+import { fmtNumber } from "./reproduction.ts";
 import type { Configuration } from "../sweep/configuration.ts";
 import { isShorthand, parseShorthand } from "../nn/config.ts";
 
@@ -52,11 +53,6 @@ async function readRows(path: string): Promise<Row[]> {
 }
 
 const num = (s: string | undefined) => (s === undefined || s === "" ? NaN : Number(s));
-const mean = (xs: number[]) => {
-  const f = xs.filter(Number.isFinite);
-  return f.length ? f.reduce((a, b) => a + b, 0) / f.length : NaN;
-};
-
 /** Orders architectures like 4e2a < 8e4a < 12e6a by (m, k), other labels as strings. */
 function archOrder(a: string, b: string): number {
   if (isShorthand(a) && isShorthand(b)) {
@@ -66,62 +62,70 @@ function archOrder(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function groupMean(rows: Row[], keyOf: (r: Row) => string, value: string): Map<string, number> {
-  const groups = new Map<string, number[]>();
-  for (const r of rows) {
-    const k = keyOf(r);
-    groups.set(k, [...(groups.get(k) ?? []), num(r[value])]);
-  }
-  return new Map([...groups].map(([k, v]) => [k, mean(v)]));
-}
-
-/** A line series per `seriesCol`, x from `xCol`, y = mean of `yCol` over the rows of a point. */
-function series(
-  rows: Row[],
-  seriesCol: string,
-  xCol: string,
-  yCol: string,
-  label: (s: string) => string,
-) {
-  const names = [...new Set(rows.map((r) => r[seriesCol]))].sort(archOrder);
-  return names.map((s) => {
-    const mine = rows.filter((r) => r[seriesCol] === s);
-    const ys = groupMean(mine, (r) => r[xCol], yCol);
-    const points = [...ys].map(([x, y]) => ({ x: Number(x), y: Number.isFinite(y) ? y : null }))
-      .sort((a, b) => a.x - b.x);
-    return { label: label(s), points };
-  });
-}
-
 /** Figure sizes in pixels (fixed, so a figure's size is known from its grid). */
 export function heatmapSize(rows: number, cols: number): { width: number; height: number } {
   return { width: 260 + 80 * cols, height: 140 + 46 * rows };
 }
 export const LINES_SIZE = { width: 800, height: 500 } as const;
 
-/** Draws every figure of the experiment; returns the PNG paths written. */
+/** A line per value of `seriesCol` (ours: mean with a min-max whisker), x from `xCol`. */
+function oursAndPaper(rows: Row[], seriesCol: string, xCol: string, label: (s: string) => string) {
+  const ran = rows.filter((r) => r.ours !== "");
+  const names = [...new Set(ran.map((r) => r[seriesCol]))].sort(archOrder);
+  const ours = names.map((s) => ({
+    label: label(s),
+    points: ran.filter((r) => r[seriesCol] === s).map((r) => ({
+      x: num(r[xCol]),
+      y: num(r.ours),
+      ...(Number(r.n_seeds) > 1 ? { lo: num(r.ours_min), hi: num(r.ours_max) } : {}),
+    })).sort((a, b) => a.x - b.x),
+  }));
+  const paper = names.flatMap((s) => {
+    const pts = rows.filter((r) => r[seriesCol] === s && r.paper !== "")
+      .map((r) => ({ x: num(r[xCol]), y: num(r.paper) })).sort((a, b) => a.x - b.x);
+    return pts.length ? [{ label: `${label(s)} (paper)`, points: pts, dashed: true }] : [];
+  });
+  return [...ours, ...paper];
+}
+
+/** A heatmap cell's second line: the seeds' range (several seeds) and the paper's value. */
+function cellNote(r: Row | undefined): string {
+  if (!r) return "";
+  const spread = Number(r.n_seeds) > 1 ? `${fmtNumber(r.ours_min)}-${fmtNumber(r.ours_max)}` : "";
+  const paper = r.paper !== "" ? `paper ${r.paper}` : r.note.startsWith("near 0") ? "paper ~0" : "";
+  return [spread, paper].filter(Boolean).join(", ");
+}
+
+/**
+ * Draws every figure of the experiment from reproduction.csv (ours: mean over seeds with the
+ * min-max spread; the paper's published values dashed, or in the heatmap cell) and curves.csv;
+ * returns the PNG paths written.
+ */
 export async function renderFigures(outDir: string, info: ExperimentInfo): Promise<string[]> {
   const best = (await readRows(`${outDir}/best.csv`)).filter((r) => r.status === "ok");
+  const repro = await readRows(`${outDir}/reproduction.csv`);
   const curves = await readRows(`${outDir}/curves.csv`);
   const written: string[] = [];
   const save = async (name: string, png: Uint8Array) => {
     await savePng(`${outDir}/${name}`, png);
     written.push(`${outDir}/${name}`);
   };
-  if (best.length === 0) return written;
+  const ran = repro.filter((r) => r.ours !== "");
+  if (best.length === 0 || ran.length === 0) return written;
   const title = info.name;
 
   if (info.figure === "heatmap") {
-    const teachers = [...new Set(best.map((r) => r.teacher))].sort(archOrder);
-    const students = [...new Set(best.map((r) => r.student))].sort(archOrder);
-    const cell = groupMean(best, (r) => `${r.teacher}|${r.student}`, "score");
+    const teachers = [...new Set(ran.map((r) => r.teacher))].sort(archOrder);
+    const students = [...new Set(ran.map((r) => r.student))].sort(archOrder);
+    const cell = new Map(ran.map((r) => [`${r.teacher}|${r.student}`, r]));
     await save(
       "heatmap.png",
       heatmapPng({
         title: `${title}: normalized test loss (min over epochs, best lr)`,
         rowLabels: teachers,
         colLabels: students,
-        values: teachers.map((t) => students.map((s) => cell.get(`${t}|${s}`) ?? null)),
+        values: teachers.map((t) => students.map((s) => num(cell.get(`${t}|${s}`)?.ours) || null)),
+        notes: teachers.map((t) => students.map((s) => cellNote(cell.get(`${t}|${s}`)))),
         xLabel: "student",
         yLabel: "teacher",
         valueFormat: (v: number) => (v < 0.01 ? v.toPrecision(1) : v.toFixed(2)),
@@ -136,7 +140,7 @@ export async function renderFigures(outDir: string, info: ExperimentInfo): Promi
         title: `${title}: loss vs student size (teacher ${best[0].teacher})`,
         xLabel: "relative student size (total parameters / teacher's)",
         yLabel: "normalized test loss",
-        series: series(best, "granularity", "rel_size", "score", (g) => `granularity ${g}`),
+        series: oursAndPaper(repro, "granularity", "rel_size", (g) => `granularity ${g}`),
         logX: true,
         ...LINES_SIZE,
       }),
@@ -147,8 +151,8 @@ export async function renderFigures(outDir: string, info: ExperimentInfo): Promi
       linesPng({
         title: `${title}: test error vs ambient dimension D`,
         xLabel: "ambient dimension D",
-        yLabel: "test MSE (min over epochs)",
-        series: series(best, "arch", "D", "min_test_loss", (a) => a),
+        yLabel: "test MSE (min over epochs; mean, min-max over seeds)",
+        series: oursAndPaper(repro, "arch", "D", (a) => a),
         logX: true,
         logY: true,
         ...LINES_SIZE,
@@ -160,8 +164,8 @@ export async function renderFigures(outDir: string, info: ExperimentInfo): Promi
       linesPng({
         title: `${title}: test error vs expert width`,
         xLabel: "expert width m",
-        yLabel: "test MSE (min over epochs)",
-        series: series(best, "arch", "width", "min_test_loss", (a) => a),
+        yLabel: "test MSE (min over epochs; mean, min-max over seeds)",
+        series: oursAndPaper(repro, "arch", "width", (a) => a),
         logX: true,
         logY: true,
         ...LINES_SIZE,

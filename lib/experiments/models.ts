@@ -10,6 +10,7 @@ import { type DeepMoeConfig, deepMoeConfig, moeConfig } from "../nn/config.ts";
 import { initDeepMoe, initMoe } from "../nn/init.ts";
 import { deepParamShapes, moeModelParamShapes, type ParamShape } from "../nn/layout.ts";
 import { moeForward } from "../nn/moe.ts";
+import { balanceTerms } from "../nn/balance.ts";
 import { deepMoeForward } from "../nn/deep.ts";
 import type { ParamSet, ParamValues } from "../nn/params.ts";
 import type { ModelSpec } from "../export/onnx_export.ts";
@@ -73,7 +74,22 @@ function studentForward(cfg: RunConfig): Model {
   if (cfg.model.kind === "moe") {
     const c = moeConfig(cfg.model.layer);
     const params = initMoe(c, k, { scheme: cfg.model.init, dtype });
-    return { params, outDim: c.dOut, forward: (g, p, x) => moeForward(g, c, p, x, { cost }) };
+    const balance = cfg.model.balance ?? {};
+    return {
+      params,
+      outDim: c.dOut,
+      forward: (g, p, x) => {
+        const out = moeForward(g, c, p, x, { cost });
+        const bias = c.selectBias ? "moe0.router.select_bias" : undefined;
+        const terms = balanceTerms(g, c, out.route, balance, bias ? p[bias] : undefined);
+        return {
+          y: out.y,
+          strategy: out.strategy,
+          ...(terms.loss ? { loss: terms.loss } : {}),
+          ...(terms.bias && bias ? { updates: { [bias]: terms.bias } } : {}),
+        };
+      },
+    };
   }
   const c = deepConfigOf(cfg);
   const params = initDeepMoe(c, k, { dtype });

@@ -16,9 +16,12 @@ import {
   str,
   strs,
 } from "../cli/knobs.ts";
-import { isShorthand, STRATEGIES } from "../nn/config.ts";
+import { GATES, isShorthand, STRATEGIES } from "../nn/config.ts";
+import { OPTIMIZER_NAMES } from "../optim/registry.ts";
 
+/** The scales every preset has. */
 export const SCALES = ["quick", "full"] as const;
+/** A preset's scale: `quick` (minutes on a laptop CPU) or `full` (the papers' sizes). */
 export type Scale = typeof SCALES[number];
 
 export const SCHEDULES = ["cosine-epoch", "cosine-step", "constant"] as const;
@@ -65,7 +68,9 @@ export const OVERRIDES = {
     help: "paper A: learn this exported teacher instead of the preset's",
     want: "a file path",
   }),
-  weightDecay: num({ arg: "0.1", min: 0, help: "AdamW weight decay" }),
+  optimizer: choice(OPTIMIZER_NAMES, { help: "optimizer (default adamw; lib/optim/registry.ts)" }),
+  weightDecay: num({ arg: "0.1", min: 0, help: "weight decay (AdamW: decoupled; SGD: L2)" }),
+  momentum: num({ arg: "0.9", min: 0, help: "SGD momentum (with --optimizer sgd; default 0)" }),
   warmupSteps: int({ arg: "100", min: 0, help: "linear learning-rate warm-up steps" }),
   schedule: choice(SCHEDULES, { help: "learning-rate schedule (default cosine-epoch)" }),
   teachers: strs({
@@ -82,6 +87,21 @@ export const OVERRIDES = {
     ok: isShorthand,
     select: true,
   }),
+  gate: choice(GATES, { help: "paper A students: the gate family (lib/nn/config.ts Gate)" }),
+  auxLoss: num({ arg: "0.01", min: 0, help: "paper A students: aux load-balancing loss alpha" }),
+  zLoss: num({ arg: "0.001", min: 0, help: "paper A students: router z-loss beta" }),
+  biasRate: num({
+    arg: "0.001",
+    min: 0,
+    help: "paper A students: aux-loss-free bias balancing rate gamma (adds a selection bias)",
+  }),
+  routedScale: num({
+    arg: "2.5",
+    help: "paper A students: routed scaling factor of the gates",
+    want: "a number > 0",
+    ok: (x) => x > 0,
+  }),
+  sharedExperts: int({ arg: "1", help: "paper A students: always-active shared experts" }),
   cells: strs({
     arg: "32e16a:4e2a,8e4a:8e4a",
     help: "run only these teacher:student cells",
@@ -135,11 +155,12 @@ export interface ProtocolDefaults {
 
 /**
  * The training protocol of the authors' code (AdamW 0.9/0.999/1e-8, cosine annealing stepped
- * per epoch, no warm-up) with a preset's defaults, then the overrides.
+ * per epoch, no warm-up) with a preset's defaults, then the overrides (e.g. another optimizer
+ * of the registry).
  */
 export function protocol(defaults: ProtocolDefaults, lr: number, o: Overrides): TrainConfig {
   return {
-    optimizer: "adamw",
+    optimizer: o.optimizer ?? "adamw",
     lr,
     betas: [0.9, 0.999],
     eps: 1e-8,
@@ -150,5 +171,7 @@ export function protocol(defaults: ProtocolDefaults, lr: number, o: Overrides): 
     samplesPerEpoch: o.samplesPerEpoch ?? defaults.samplesPerEpoch,
     batch: o.batch ?? defaults.batch,
     testSamples: o.testSamples ?? defaults.testSamples,
+    // Omitted at its default (0), so runs without momentum keep their ids.
+    ...(o.momentum ? { momentum: o.momentum } : {}),
   };
 }

@@ -1,12 +1,13 @@
 /**
  * Paper A ("The power of fine-grained experts", arXiv 2505.06839) student-teacher experiments.
- * Full scale reproduces the authors' settings (../shared/spec/experiments.md); quick scale
+ * Full scale reproduces the authors' settings (README.md, "Experiments"); quick scale
  * shows the same effect on a 2-core CPU (d = 64, teacher 64 / student 80 active neurons,
  * 20 epochs, calibrated against the authors' script).
  */
 import type { MoeSpec, RunConfig } from "../sweep/types.ts";
 import { type Overrides, protocol, type Scale } from "./overrides.ts";
 import { teacherFileTarget } from "./teacher_file.ts";
+import { studentRouter } from "./router_settings.ts";
 import { parseShorthand, shorthand } from "../nn/config.ts";
 
 const FIG2_GRID = ["4e2a", "8e4a", "12e6a", "16e8a", "20e10a", "24e12a", "28e14a", "32e16a"];
@@ -126,18 +127,10 @@ function runsFor(
             seed: o.teacherSeed ?? 0,
             init: "torch",
           },
-          model: {
-            kind: "moe",
-            layer: moeSpec(
-              p.student.m,
-              p.student.k,
-              studentActive,
-              s.d,
-              opts.studentRouterBias,
-              strategy,
-            ),
-            init: "torch",
-          },
+          model: studentRouter(
+            moeSpec(p.student.m, p.student.k, studentActive, s.d, opts.studentRouterBias, strategy),
+            o,
+          ),
           train: protocol({ ...s, weightDecay: 0.01 }, lr, o),
           labels: p.labels,
         });

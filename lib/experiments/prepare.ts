@@ -24,7 +24,10 @@ import { groupKey } from "./grouping.ts";
 export interface ExecutorOptions {
   /** onnxruntime intra-op threads (0 = one per physical core). */
   threads?: number;
+  /** onnxruntime execution provider (default cpu). */
   ep?: ExecutionProvider;
+  /** With ep "cuda": compile programs the CUDA audit finds nodes for that would run on the CPU. */
+  allowCpuFallback?: boolean;
   /** Upper bound on the fed batch bytes per run() (default 32 MiB). */
   maxChunkBytes?: number;
   /** When set, the training session writes an onnxruntime JSON profile with this prefix. */
@@ -41,10 +44,15 @@ export interface ExecutorOptions {
 
 /** A run's compiled programs and data source, ready to train (shared with the benchmark). */
 export interface PreparedRun {
+  /** The training program. */
   trainer: Trainer;
+  /** The evaluation program (test and zero loss). */
   evaluator: Evaluator;
+  /** The run's data: training batches and per-epoch test sets. */
   source: BatchSource<"float32" | "float64">;
+  /** The learning-rate schedule. */
   schedule: ScheduleSpec;
+  /** Optimizer steps per epoch. */
   stepsPerEpoch: number;
   /** Steps per run() call. */
   chunk: number;
@@ -58,6 +66,7 @@ export interface PreparedRun {
    * this or `nextBatch` for a run, not both.
    */
   fetchBatch(n: number): Promise<Record<string, HostTensor>>;
+  /** Releases the sessions and the prefetch worker. */
   release(): Promise<void>;
 }
 
@@ -68,6 +77,7 @@ export interface PreparedRun {
 export interface PreparedGroup extends PreparedRun {
   /** Trains all students; with size > 1 its losses are steps x size, row-major. */
   trainer: Trainer;
+  /** The number of runs. */
   size: number;
   /** Student r's current parameters, under the single run's names. */
   paramsOf(r: number): Record<string, HostTensor>;
@@ -193,6 +203,7 @@ export async function prepareGroup(
     lrs: cfgs.map((c) => c.train.lr),
     threads: opts.threads,
     ep: opts.ep,
+    allowCpuFallback: opts.allowCpuFallback,
     profilePrefix: opts.profilePrefix,
     spinning: opts.spinning,
   });
@@ -218,7 +229,12 @@ export async function prepareGroup(
             zero_loss: sqError(g, g.op.Mul(y, 0), y, undefined),
           };
         },
-      }, { threads: opts.threads, ep: opts.ep, spinning: opts.spinning });
+      }, {
+        threads: opts.threads,
+        ep: opts.ep,
+        allowCpuFallback: opts.allowCpuFallback,
+        spinning: opts.spinning,
+      });
       evaluators.set(modelKey, ev);
     }
     evaluatorOf.push(ev);

@@ -22,13 +22,19 @@ import { PAPER_B } from "./paper_b.ts";
 /** How an experiment's results are drawn (see figures.ts). */
 export type FigureKind = "heatmap" | "size-lines" | "error-vs-D" | "error-vs-width";
 
+/** A named experiment: how its runs are made at a scale, with overrides, and drawn. */
 export interface Experiment {
+  /** The name of `deno task sweep <name>`. */
   name: string;
+  /** One paragraph: what the experiment shows. */
   description: string;
+  /** How its results are drawn. */
   figure: FigureKind;
+  /** Its runs at a scale, with the overrides applied. */
   runs(scale: Scale, o: Overrides): RunConfig[];
 }
 
+/** The named experiments of `deno task sweep <name>`: papers A and B. */
 export const EXPERIMENTS: Record<string, Experiment> = Object.fromEntries(
   Object.entries({ ...PAPER_A, ...PAPER_B }).map(([name, e]) => [name, { name, ...e }]),
 );
@@ -55,10 +61,15 @@ export function checkScale(scale: string): asserts scale is Scale {
 export interface ResolvedSweep {
   /** Directory name under out/ and the `experiment` column: e.g. "fig2", "fig2-full". */
   name: string;
+  /** The preset the sweep starts from. */
   base: string;
+  /** The preset's scale. */
   scale: Scale;
+  /** How the results are drawn. */
   figure: FigureKind;
+  /** The preset's description. */
   description: string;
+  /** The runs, in order. */
   runs: RunConfig[];
 }
 

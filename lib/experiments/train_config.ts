@@ -3,6 +3,7 @@
  * it relies on, the learning-rate schedule and the optimizer (from the registry in
  * lib/optim/registry.ts).
  */
+import { validateBalance } from "../nn/balance.ts";
 import { targetByName } from "../data/targets.ts";
 import { moeConfig } from "../nn/config.ts";
 import type { Optimizer } from "../optim/optimizer.ts";
@@ -50,7 +51,10 @@ export function checkRunShape(cfg: RunConfig): void {
   if (!(tr.lr > 0)) throw new Error(`train.lr: must be > 0, got ${tr.lr}`);
   optimizerOf(cfg);
   if (cfg.model.kind === "moe") {
-    moeConfig(cfg.model.layer);
+    const layer = moeConfig(cfg.model.layer);
+    if (cfg.model.balance !== undefined) {
+      validateBalance(cfg.model.balance, layer, "model.balance.");
+    }
     if (cfg.model.layer.dIn !== cfg.input.d) {
       throw new Error(
         `model.layer.dIn: must equal input.d (${cfg.input.d}), got ${cfg.model.layer.dIn}`,

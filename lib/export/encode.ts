@@ -75,6 +75,8 @@ export function exportModel(
     description: opts.description ?? describeModel(spec, partial),
   };
   const proto = modelProto(g, {
+    // Flat node names keep the shipped teachers bit-identical.
+    scopedNames: false,
     producerVersion: TOOLKIT_VERSION,
     docString: meta.description,
     metadata: { [METADATA_KEY]: JSON.stringify(meta) },

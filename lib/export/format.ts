@@ -12,14 +12,20 @@ import type { ParamSet } from "../nn/params.ts";
 export const TOOLKIT_VERSION: string = denoJson.version;
 /** The metadata_props key holding the JSON `ModelMetadata`. */
 export const METADATA_KEY = "moe_onnx";
+/** `ModelMetadata.format` of every export. */
 export const MODEL_FORMAT = "moe-onnx-model";
+/** `ModelMetadata.formatVersion` of this layout (a reader accepts only it). */
 export const FORMAT_VERSION = 1;
 /** The symbolic batch dimension of `x` and `y`. */
 export const BATCH_DIM = "batch";
 
+/** The kinds of model a file holds: an MoE layer or a deep MoE. */
 export const MODEL_KINDS = ["moe", "deep"] as const;
+/** One of MODEL_KINDS. */
 export type ModelKind = typeof MODEL_KINDS[number];
+/** The graph strategies an export can be built with. */
 export const EXPORT_STRATEGIES = ["dense", "sparse"] as const;
+/** One of EXPORT_STRATEGIES. */
 export type ExportStrategy = typeof EXPORT_STRATEGIES[number];
 
 /** A model to export: an (m, k, w, d)-MoE layer or a deep MoE, with its config. */
@@ -27,6 +33,7 @@ export type ModelSpec =
   | { kind: "moe"; config: MoeLayerConfig }
   | { kind: "deep"; config: DeepMoeConfig };
 
+/** What an export records besides the model and its parameters. */
 export interface ExportOptions {
   /** Graph strategy (default `dense`: fewest nodes, portable; `sparse`: exact dispatch). */
   strategy?: ExportStrategy;
@@ -42,14 +49,21 @@ export interface ExportOptions {
 
 /** What `metadata_props["moe_onnx"]` holds (JSON). */
 export interface ModelMetadata {
+  /** Always `MODEL_FORMAT`. */
   format: typeof MODEL_FORMAT;
+  /** Always `FORMAT_VERSION`. */
   formatVersion: typeof FORMAT_VERSION;
+  /** An MoE layer or a deep MoE. */
   kind: ModelKind;
   /** The full config, fields in canonical order. */
   config: MoeLayerConfig | DeepMoeConfig;
+  /** The seed the parameters were drawn from, when known. */
   seed: number | null;
+  /** The init scheme they were drawn with, when known. */
   init: InitScheme | null;
+  /** The preset the model belongs to, when any. */
   preset: string | null;
+  /** Float type of the parameters, x and y. */
   dtype: FloatDType;
   /** Strategy the graph was built with. */
   strategy: ExportStrategy;
@@ -57,8 +71,11 @@ export interface ModelMetadata {
   params: number;
   /** Input and output shapes, with the symbolic batch dim. */
   x: [typeof BATCH_DIM, number];
+  /** The output's shape. */
   y: [typeof BATCH_DIM, number];
+  /** The version of the toolkit that wrote the file. */
   toolkitVersion: string;
+  /** The file's `doc_string`. */
   description: string;
 }
 

@@ -4,15 +4,17 @@
  * while building, naming the node: a value from an unrelated graph, a dtype clash, an
  * attribute of the wrong type, a missing input.
  */
-import { type DType, isFloat } from "./dtype.ts";
+import type { DType } from "./dtype.ts";
 import { type HostTensor, scalar, tensor } from "./tensor.ts";
-import type { OpDef } from "./ops/def.ts";
 import { makeOps, OPS, type Ops } from "./ops.ts";
-import { expandSlots, isFixed, isHostTensor, outputDTypes, tagAttrs } from "./signature.ts";
+import { isHostTensor, outputDTypes, resolveInputs, tagAttrs } from "./signature.ts";
 import { GraphError } from "./errors.ts";
+import { inputsContext } from "./format.ts";
+import { buildIf, buildLoop } from "./control.ts";
 
 /** A dimension: a size, a symbolic name such as "batch", or null (unknown). */
 export type Dim = number | string | null;
+/** A static shape: one Dim per axis. */
 export type Shape = readonly Dim[];
 
 /** A tagged attribute value, as it will be encoded. */
@@ -28,17 +30,25 @@ export type Attr =
 /** An attribute as a caller writes it: plain values are tagged from the op's declaration. */
 export type AttrInput = number | string | number[] | HostTensor | Graph;
 
+/** A node of a graph: an op applied to values, with its attributes. */
 export interface Node {
+  /** Unique in the root graph; output value names derive from it. */
   readonly name: string;
+  /** The named scope the node was built in (`moe0/sparse`), "" for none. */
+  readonly scope: string;
+  /** The ONNX op type (a key of OPS). */
   readonly opType: string;
   /** `undefined` marks an omitted optional input (encoded as ""). */
   readonly inputs: readonly (Value | undefined)[];
+  /** The values it produces. */
   readonly outputs: readonly Value[];
+  /** Its attributes, tagged, in the order they are encoded. */
   readonly attrs: ReadonlyMap<string, Attr>;
 }
 
 /** A named value in a graph: a graph input, initializer or node output. */
 export class Value {
+  /** Made by the builder (Graph.input, initializer, node); not called directly. */
   constructor(
     readonly graph: Graph,
     readonly name: string,
@@ -46,9 +56,11 @@ export class Value {
     readonly shape: Shape | undefined,
     readonly producer: Node | undefined,
   ) {}
+  /** The number of axes, when known. */
   get rank(): number | undefined {
     return this.shape?.length;
   }
+  /** `name: dtype[dims]`, `?` for unknown dims. */
   toString(): string {
     const s = this.shape ? `[${this.shape.map((d) => d ?? "?").join(", ")}]` : "[?]";
     return `${this.name}: ${this.dtype}${s}`;
@@ -58,9 +70,11 @@ export class Value {
 /** What an op accepts as an input: a value, or a literal promoted to a named constant. */
 export type Operand = Value | number | bigint | readonly number[] | HostTensor;
 
+/** How `Graph.node` names and sizes a node. */
 export interface NodeOptions {
   /** Number of outputs for variadic-output ops (Split, Loop, If). */
   outputs?: number;
+  /** An exact node name (must be unused). */
   name?: string;
   /** Hints for output names (made unique). */
   outputNames?: string[];
@@ -70,16 +84,22 @@ interface RootState {
   names: Set<string>;
   counters: Map<string, number>;
   constCache: Map<string, Value>;
+  scope: string[];
 }
 
 export { GraphError };
 
 /** An ONNX graph under construction (the main graph or a Loop/If body). */
 export class Graph {
+  /** The nodes, in build order (a topological order). */
   readonly nodes: Node[] = [];
+  /** The graph inputs, in declaration order. */
   readonly inputs: Value[] = [];
+  /** The graph outputs, in declaration order. */
   readonly outputs: Value[] = [];
+  /** Initializers (weights and constants) by name. */
   readonly initializers = new Map<string, HostTensor>();
+  /** The enclosing graph of a Loop/If body; undefined for the main graph. */
   readonly parent: Graph | undefined;
   private readonly state: RootState;
   /** Known constant contents of values (initializers, Constant nodes), for shape inference. */
@@ -87,14 +107,47 @@ export class Graph {
   /** The op namespace bound to this graph: `g.op.MatMul(a, b)`. */
   readonly op: Ops;
 
+  /** A new graph; pass `parent` for a Loop/If body (or use `subgraph`). */
   constructor(readonly name = "main", parent?: Graph) {
     this.parent = parent;
     this.state = parent
       ? parent.state
-      : { names: new Set(), counters: new Map(), constCache: new Map() };
+      : { names: new Set(), counters: new Map(), constCache: new Map(), scope: [] };
     this.op = makeOps(this);
   }
 
+  /**
+   * Builds with node names under the scope `name` (nested scopes join with "/"), so profiles
+   * and formatGraph read like the model: `moe0/sparse/MatMul_3`. Only node names change;
+   * value, input and initializer names do not.
+   */
+  scope<T>(name: string, build: () => T): T {
+    if (!/^[A-Za-z0-9_.:-]+(\/[A-Za-z0-9_.:-]+)*$/.test(name)) {
+      throw new GraphError(
+        `scope: '${name}' is not a valid scope name (letters, digits, _.:- and /)`,
+      );
+    }
+    return this.atScope(this.scopePath ? `${this.scopePath}/${name}` : name, build);
+  }
+
+  /** Builds under the absolute scope path `path` ("" = no scope). */
+  atScope<T>(path: string, build: () => T): T {
+    const st = this.state.scope;
+    const saved = st.splice(0, st.length);
+    if (path) st.push(path);
+    try {
+      return build();
+    } finally {
+      st.splice(0, st.length, ...saved);
+    }
+  }
+
+  /** The current scope path ("" outside any scope). */
+  get scopePath(): string {
+    return this.state.scope.join("/");
+  }
+
+  /** The main graph (this one, or the outermost enclosing graph). */
   get root(): Graph {
     return this.parent ? this.parent.root : this;
   }
@@ -121,6 +174,7 @@ export class Graph {
     return name;
   }
 
+  /** Reserves `name` exactly, or throws naming `what`. */
   private claim(name: string, what: string): string {
     if (this.state.names.has(name)) {
       throw new GraphError(`${what} '${name}': name already used in graph '${this.root.name}'`);
@@ -141,6 +195,7 @@ export class Graph {
     return this.addInitializer(this.claim(name, "initializer"), t);
   }
 
+  /** Stores an initializer under an already reserved name. */
   private addInitializer(name: string, t: HostTensor): Value {
     const v = new Value(this, name, t.dtype, t.dims, undefined);
     this.initializers.set(v.name, t);
@@ -183,6 +238,7 @@ export class Graph {
     return out;
   }
 
+  /** True for a graph input, initializer or output of this graph. */
   private isInputOrInit(v: Value): boolean {
     return this.inputs.includes(v) || this.initializers.has(v.name) || this.outputs.includes(v);
   }
@@ -197,7 +253,8 @@ export class Graph {
     return v.graph === this || (this.parent?.sees(v) ?? false);
   }
 
-  private checkVisible(v: Value, where: string): void {
+  /** Throws unless `v` is a Value this graph may read. */
+  checkVisible(v: Value, where: string): void {
     if (!(v instanceof Value)) throw new GraphError(`${where}: not a Value (${String(v)})`);
     if (!this.sees(v)) {
       throw new GraphError(
@@ -226,28 +283,39 @@ export class Graph {
   ): Value[] {
     const schema = Object.hasOwn(OPS, opType) ? OPS[opType] : undefined;
     const nodeName = opts.name ? this.claim(opts.name, "node") : this.uniqueName(opType);
-    const where = `node ${nodeName} (${opType})`;
+    const scope = this.scopePath;
+    const where = `node ${scope ? `${scope}/` : ""}${nodeName} (${opType})`;
     if (!schema) {
       throw new GraphError(`${where}: unknown op (declare it in lib/graph/ops/)`);
     }
-    const tagged = tagAttrs(where, schema, attrs);
-    const ins = this.resolveInputs(where, schema, inputs);
-    const dtypes = outputDTypes(where, schema, ins, tagged, opts.outputs);
     const node: {
       name: string;
+      scope: string;
       opType: string;
       inputs: (Value | undefined)[];
       outputs: Value[];
       attrs: Map<string, Attr>;
-    } = { name: nodeName, opType, inputs: ins, outputs: [], attrs: tagged };
-    const shapes = schema.shape?.({
-      where,
-      g: this,
-      ins,
-      s0: ins[0]?.shape,
-      attrs: tagged,
-      nOut: dtypes.length,
-    });
+    } = { name: nodeName, scope, opType, inputs: [], outputs: [], attrs: new Map() };
+    let dtypes: DType[];
+    let shapes: (Shape | undefined)[] | undefined;
+    try {
+      node.attrs = tagAttrs(where, schema, attrs);
+      node.inputs = resolveInputs(this, where, schema, inputs);
+      dtypes = outputDTypes(where, schema, node.inputs, node.attrs, opts.outputs);
+      shapes = schema.shape?.({
+        where,
+        g: this,
+        ins: node.inputs,
+        s0: node.inputs[0]?.shape,
+        attrs: node.attrs,
+        nOut: dtypes.length,
+      });
+    } catch (e) {
+      // Show the neighbourhood: where the failing node's inputs come from.
+      if (e instanceof GraphError) e.message += inputsContext(inputs);
+      throw e;
+    }
+    const tagged = node.attrs;
     dtypes.forEach((dt, i) => {
       const hint = opts.outputNames?.[i] ??
         (dtypes.length === 1 ? nodeName : `${nodeName}_out${i}`);
@@ -261,60 +329,6 @@ export class Graph {
     return node.outputs;
   }
 
-  private resolveInputs(
-    where: string,
-    schema: OpDef,
-    inputs: readonly (Operand | undefined)[],
-  ): (Value | undefined)[] {
-    const slots = expandSlots(where, schema.inputs, inputs.length);
-    // Bind type variables from the Value inputs first, then promote literals to match.
-    const bound = new Map<string, DType>();
-    inputs.forEach((x, i) => {
-      const slot = slots[i];
-      if (x instanceof Value) {
-        this.checkVisible(x, where);
-        if (isFixed(slot.type)) {
-          if (x.dtype !== slot.type) {
-            throw new GraphError(
-              `${where}: input ${i} ('${x.name}') must be ${slot.type}, got ${x.dtype}`,
-            );
-          }
-        } else if (slot.type !== "*") {
-          const prev = bound.get(slot.type);
-          if (prev && prev !== x.dtype) {
-            throw new GraphError(
-              `${where}: dtype clash: input ${i} ('${x.name}') is ${x.dtype} but an earlier input of the same type is ${prev}`,
-            );
-          }
-          bound.set(slot.type, x.dtype);
-        }
-      } else if (x === undefined && !slot.optional) {
-        throw new GraphError(`${where}: input ${i} is required`);
-      }
-    });
-    for (const v of schema.floatOnly ?? []) {
-      const dt = bound.get(v);
-      if (dt && !isFloat(dt)) throw new GraphError(`${where}: needs a float input, got ${dt}`);
-    }
-    return inputs.map((x, i) => {
-      if (x === undefined || x instanceof Value) return x;
-      const slot = slots[i];
-      const dt = isFixed(slot.type) ? slot.type as DType : bound.get(slot.type) ??
-        (slot.type === "I" || slot.type === "J" ? "int64" : bound.get("T")); // Pow's exponent
-      if (!dt) {
-        throw new GraphError(
-          `${where}: cannot infer the dtype of literal input ${i}; pass a Value`,
-        );
-      }
-      if (isHostTensor(x) && x.dtype !== dt) {
-        throw new GraphError(
-          `${where}: dtype clash: literal input ${i} is ${x.dtype}, expected ${dt}`,
-        );
-      }
-      return this.literal(x, dt);
-    });
-  }
-
   /**
    * Builds an If: `thenBranch` and `elseBranch` each build a subgraph (which may read this
    * graph's values) and return its outputs; both must return the same number of values with
@@ -326,25 +340,7 @@ export class Graph {
     elseBranch: (g: Graph) => Value[],
     name = "if",
   ): Value[] {
-    const branch = (label: string, build: (g: Graph) => Value[]) => {
-      const g = this.subgraph(`${name}_${label}`);
-      for (const v of build(g)) g.output(v, g.freshName(`${name}_${label}_${v.name}`));
-      return g;
-    };
-    const thenG = branch("then", thenBranch);
-    const elseG = branch("else", elseBranch);
-    const [a, b] = [thenG.outputs, elseG.outputs];
-    if (a.length !== b.length || a.some((v, i) => v.dtype !== b[i].dtype)) {
-      throw new GraphError(
-        `${name}: branches return different outputs (then: ${
-          a.map((v) => v.dtype).join(", ")
-        }; else: ${b.map((v) => v.dtype).join(", ")})`,
-      );
-    }
-    return this.node("If", [cond], { then_branch: thenG, else_branch: elseG }, {
-      outputs: a.length,
-      outputNames: a.map((_, i) => `${name}_out${i}`),
-    });
+    return buildIf(this, cond, thenBranch, elseBranch, name);
   }
 
   /**
@@ -358,45 +354,7 @@ export class Graph {
     body: (g: Graph, iter: Value, carried: Value[]) => { carried: Value[]; scans?: Value[] },
     name = "loop",
   ): Value[] {
-    const g = this.subgraph(`${name}_body`);
-    const iter = g.input(g.freshName(`${name}_iter`), "int64", []);
-    const condIn = g.input(g.freshName(`${name}_cond_in`), "bool", []);
-    const carriedIn = initial.map((v) =>
-      g.input(g.freshName(`${v.name}_in`), v.dtype, v.shape ?? [])
-    );
-    const res = body(g, iter, carriedIn);
-    if (res.carried.length !== initial.length) {
-      throw new GraphError(
-        `${name}: body returned ${res.carried.length} carried values, expected ${initial.length}`,
-      );
-    }
-    // Body outputs keep the names of the values they return: renaming them through Identity
-    // nodes makes onnxruntime copy every carried tensor each iteration. A value that cannot be
-    // an output under its own name (a body input, an outer value, one already returned) is
-    // renamed.
-    const used = new Set<Value>();
-    const emit = (v: Value, hint: string) => {
-      const own = v.graph === g && v.producer !== undefined && !used.has(v);
-      used.add(v);
-      return own ? g.output(v) : g.output(v, g.freshName(hint));
-    };
-    emit(condIn, `${name}_cond_out`);
-    res.carried.forEach((v, i) => {
-      if (v.dtype !== initial[i].dtype) {
-        throw new GraphError(
-          `${name}: carried value ${i} changes dtype (${initial[i].dtype} -> ${v.dtype})`,
-        );
-      }
-      emit(v, `${initial[i].name}_next`);
-    });
-    for (const s of res.scans ?? []) emit(s, `${s.name}_scan`);
-    return this.node("Loop", [tripCount, undefined, ...initial], { body: g }, {
-      outputs: initial.length + (res.scans?.length ?? 0),
-      outputNames: [
-        ...initial.map((v) => `${v.name}_final`),
-        ...(res.scans ?? []).map((s) => `${s.name}_all`),
-      ],
-    });
+    return buildLoop(this, tripCount, initial, body, name);
   }
 }
 
@@ -405,3 +363,4 @@ function fmtScalar(t: HostTensor): string {
 }
 
 export { isHostTensor };
+export { formatGraph, formatNode, qualifiedName } from "./format.ts";

@@ -1,5 +1,6 @@
 /** Element types the toolkit builds graphs with, and their ONNX / typed-array twins. */
 export type FloatDType = "float32" | "float64";
+/** Every element type of HostTensor and graph values. */
 export type DType = FloatDType | "int64" | "int32" | "bool" | "uint64";
 
 /** ONNX TensorProto.DataType codes. */
@@ -22,6 +23,7 @@ export function dtypeFromOnnx(code: number): DType {
   return d;
 }
 
+/** The typed array holding elements of `D`. */
 export type TypedArrayOf<D extends DType> = D extends "float32" ? Float32Array
   : D extends "float64" ? Float64Array
   : D extends "int64" ? BigInt64Array
@@ -29,6 +31,7 @@ export type TypedArrayOf<D extends DType> = D extends "float32" ? Float32Array
   : D extends "uint64" ? BigUint64Array
   : Uint8Array;
 
+/** The typed arrays that hold HostTensor data. */
 export type AnyTypedArray =
   | Float32Array
   | Float64Array

@@ -3,18 +3,27 @@ import onnx from "onnx-proto";
 import type { Attr, Graph, Shape, Value } from "./builder.ts";
 import { ONNX_DTYPE } from "./dtype.ts";
 import type { HostTensor } from "./tensor.ts";
+import { qualifiedName } from "./format.ts";
 
 const P = onnx.onnx;
 
+/** The ONNX IR version of encoded models. */
 export const IR_VERSION = 8;
+/** The default ONNX opset of encoded models. */
 export const OPSET = 17;
 
+/** Model-level fields of an encoded ModelProto. */
 export interface ModelOptions {
+  /** The opset to declare (default OPSET). */
   opset?: number;
+  /** ModelProto.producer_version. */
   producerVersion?: string;
+  /** ModelProto.doc_string. */
   docString?: string;
   /** Stored as ModelProto.metadata_props. */
   metadata?: Record<string, string>;
+  /** Node names qualified by their scope (`moe0/sparse/MatMul_3`); default true. */
+  scopedNames?: boolean;
 }
 
 function bytesOf(t: HostTensor): Uint8Array {
@@ -42,7 +51,7 @@ function shapeProto(s: Shape | undefined): onnx.onnx.ITensorShapeProto | undefin
   };
 }
 
-function attrProto(name: string, a: Attr): onnx.onnx.IAttributeProto {
+function attrProto(name: string, a: Attr, scoped: boolean): onnx.onnx.IAttributeProto {
   const T = P.AttributeProto.AttributeType;
   switch (a.type) {
     case "float":
@@ -58,20 +67,20 @@ function attrProto(name: string, a: Attr): onnx.onnx.IAttributeProto {
     case "tensor":
       return { name, type: T.TENSOR, t: tensorProto("", a.value) };
     case "graph":
-      return { name, type: T.GRAPH, g: graphProto(a.value) };
+      return { name, type: T.GRAPH, g: graphProto(a.value, scoped) };
   }
 }
 
-export function graphProto(g: Graph): onnx.onnx.IGraphProto {
+export function graphProto(g: Graph, scoped = true): onnx.onnx.IGraphProto {
   return {
     name: g.name,
     node: g.nodes.map((n) => ({
-      name: n.name,
+      name: scoped ? qualifiedName(n) : n.name,
       opType: n.opType,
       domain: "",
       input: n.inputs.map((v) => v?.name ?? ""),
       output: n.outputs.map((v) => v.name),
-      attribute: [...n.attrs].map(([k, a]) => attrProto(k, a)),
+      attribute: [...n.attrs].map(([k, a]) => attrProto(k, a, scoped)),
     })),
     input: g.inputs.map((v) => valueInfo(v)),
     output: g.outputs.map((v) => valueInfo(v)),
@@ -87,7 +96,7 @@ export function modelProto(g: Graph, opts: ModelOptions = {}): onnx.onnx.IModelP
     producerVersion: opts.producerVersion ?? "0.1.0",
     docString: opts.docString,
     opsetImport: [{ domain: "", version: opts.opset ?? OPSET }],
-    graph: graphProto(g),
+    graph: graphProto(g, opts.scopedNames ?? true),
     metadataProps: Object.entries(opts.metadata ?? {}).map(([key, value]) => ({ key, value })),
   };
 }

@@ -14,18 +14,33 @@ import { LAYOUT } from "./ops/layout.ts";
 import { INDEXING } from "./ops/indexing.ts";
 import { CREATE } from "./ops/create.ts";
 
-const TABLE = { ...ELEMENTWISE, ...LINALG, ...REDUCE, ...LAYOUT, ...INDEXING, ...CREATE };
+/**
+ * The op table, with each op's wrapper type (read OPS instead).
+ * @ignore
+ */
+export const OP_TABLE = {
+  ...ELEMENTWISE,
+  ...LINALG,
+  ...REDUCE,
+  ...LAYOUT,
+  ...INDEXING,
+  ...CREATE,
+};
 
 /** Every op the builder knows, by ONNX op type. */
-export const OPS: Readonly<Record<string, OpDef>> = TABLE;
+export const OPS: Readonly<Record<string, OpDef>> = OP_TABLE;
 
-type Table = typeof TABLE;
-type WrapOf<D> = D extends OpDef<infer W> ? W : never;
+/** The type of the op table. */
+export type OpTable = typeof OP_TABLE;
+/** The wrapper type of an op declaration. */
+export type WrapOf<D> = D extends OpDef<infer W> ? W : never;
 /** The ops that have a wrapper (Loop and If are built with g.loop and g.ifElse). */
-type Wrapped = { [K in keyof Table]: unknown extends WrapOf<Table[K]> ? never : K }[keyof Table];
+export type WrappedOp = {
+  [K in keyof OpTable]: unknown extends WrapOf<OpTable[K]> ? never : K;
+}[keyof OpTable];
 
 /** The `op` namespace of a graph: `g.op.MatMul(a, b)`. */
-export type Ops = { [K in Wrapped]: WrapOf<Table[K]> };
+export type Ops = { [K in WrappedOp]: WrapOf<OpTable[K]> };
 
 /** Binds every op's wrapper to `g`. */
 export function makeOps(g: Graph): Ops {

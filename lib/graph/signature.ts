@@ -2,8 +2,8 @@
  * Checking a node against its op's declaration (lib/graph/ops/): input slots and their type
  * variables, attribute tags, output dtypes.
  */
-import type { Attr, AttrInput, Graph, Value } from "./builder.ts";
-import { type DType, dtypeFromOnnx, ONNX_DTYPE } from "./dtype.ts";
+import type { Attr, AttrInput, Graph, Operand, Value } from "./builder.ts";
+import { type DType, dtypeFromOnnx, isFloat, ONNX_DTYPE } from "./dtype.ts";
 import type { HostTensor } from "./tensor.ts";
 import type { AttrType, OpDef } from "./ops/def.ts";
 import { GraphError } from "./errors.ts";
@@ -126,4 +126,67 @@ export function outputDTypes(
 
 function isGraph(x: unknown): x is Graph {
   return typeof x === "object" && x !== null && "nodes" in x && "initializers" in x;
+}
+
+/**
+ * The node's inputs as Values: checks each against its slot (visibility, fixed dtypes, type
+ * variables that must agree, floats), then promotes literals to constants of the slot's dtype.
+ */
+export function resolveInputs(
+  g: Graph,
+  where: string,
+  schema: OpDef,
+  inputs: readonly (Operand | undefined)[],
+): (Value | undefined)[] {
+  const slots = expandSlots(where, schema.inputs, inputs.length);
+  // Bind type variables from the Value inputs first, then promote literals to match.
+  const bound = new Map<string, DType>();
+  inputs.forEach((x, i) => {
+    const slot = slots[i];
+    if (isValue(x)) {
+      g.checkVisible(x, where);
+      if (isFixed(slot.type)) {
+        if (x.dtype !== slot.type) {
+          throw new GraphError(
+            `${where}: input ${i} ('${x.name}') must be ${slot.type}, got ${x.dtype}`,
+          );
+        }
+      } else if (slot.type !== "*") {
+        const prev = bound.get(slot.type);
+        if (prev && prev !== x.dtype) {
+          throw new GraphError(
+            `${where}: dtype clash: input ${i} ('${x.name}') is ${x.dtype} but an earlier input of the same type is ${prev}`,
+          );
+        }
+        bound.set(slot.type, x.dtype);
+      }
+    } else if (x === undefined && !slot.optional) {
+      throw new GraphError(`${where}: input ${i} is required`);
+    }
+  });
+  for (const v of schema.floatOnly ?? []) {
+    const dt = bound.get(v);
+    if (dt && !isFloat(dt)) throw new GraphError(`${where}: needs a float input, got ${dt}`);
+  }
+  return inputs.map((x, i) => {
+    if (x === undefined || isValue(x)) return x;
+    const slot = slots[i];
+    const dt = isFixed(slot.type) ? slot.type as DType : bound.get(slot.type) ??
+      (slot.type === "I" || slot.type === "J" ? "int64" : bound.get("T")); // Pow's exponent
+    if (!dt) {
+      throw new GraphError(
+        `${where}: cannot infer the dtype of literal input ${i}; pass a Value`,
+      );
+    }
+    if (isHostTensor(x) && x.dtype !== dt) {
+      throw new GraphError(
+        `${where}: dtype clash: literal input ${i} is ${x.dtype}, expected ${dt}`,
+      );
+    }
+    return g.literal(x, dt);
+  });
+}
+
+function isValue(x: unknown): x is Value {
+  return typeof x === "object" && x !== null && "producer" in x && "graph" in x;
 }

@@ -2,8 +2,11 @@ import { allocate, type AnyTypedArray, type DType, fromNumbers } from "./dtype.t
 
 /** A dense host tensor: the toolkit's currency between TS, ONNX initializers and onnxruntime. */
 export interface HostTensor {
+  /** The element type. */
   readonly dtype: DType;
+  /** The dimensions (empty for a scalar). */
   readonly dims: readonly number[];
+  /** The elements, row-major, in the typed array of `dtype`. */
   readonly data: AnyTypedArray;
 }
 
@@ -40,6 +43,7 @@ function sameKind(dtype: DType, a: AnyTypedArray): boolean {
     (dtype === "bool" && a instanceof Uint8Array);
 }
 
+/** A rank-0 tensor holding `x`. */
 export function scalar(dtype: DType, x: number | bigint): HostTensor {
   return tensor(dtype, [], [x]);
 }

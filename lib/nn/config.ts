@@ -5,6 +5,7 @@
  */
 import { checkBool, checkOneOf, checkPosInt } from "../validate.ts";
 
+/** The gates (how the k selected experts are weighted); see `Gate`. */
 export const GATES = ["softmax-topk", "equal", "softmax-all", "sigmoid-topk"] as const;
 /**
  * How the k selected experts are weighted (scores s = R x (+ b)):
@@ -23,14 +24,16 @@ export const GATES = ["softmax-topk", "equal", "softmax-all", "sigmoid-topk"] as
  */
 export type Gate = typeof GATES[number];
 
+/** The expert nonlinearities; see `Activation`. */
 export const ACTIVATIONS = ["relu", "linear", "constant", "gelu"] as const;
 /**
- * The expert nonlinearity. `constant` is the paper's sigma(t) = 1 (seed 002, section 3.1): an
+ * The expert nonlinearity. `constant` is sigma(t) = 1 (arXiv 2505.06839, section 3.1): an
  * expert then outputs the constant vector A_j 1 + e_j whatever its input, and B_j, c_j get no
  * gradient. `gelu` is the exact (erf) form.
  */
 export type Activation = typeof ACTIVATIONS[number];
 
+/** The compute strategies; see `Strategy`. */
 export const STRATEGIES = ["dense", "sparse", "auto"] as const;
 /** How the layer is computed: all experts masked (`dense`), per-expert dispatch (`sparse`). */
 export type Strategy = typeof STRATEGIES[number];
@@ -43,14 +46,19 @@ export interface MoeLayerConfig {
   k: number;
   /** Hidden width of each expert. */
   w: number;
+  /** Input dimension d. */
   dIn: number;
+  /** Output dimension. */
   dOut: number;
+  /** How the selected experts are weighted. */
   gate: Gate;
+  /** The experts' nonlinearity. */
   activation: Activation;
   /** Router bias b in s(x) = R x + b. */
   routerBias: boolean;
   /** Expert biases c_j (hidden) and e_j (output); the authors' code has them. */
   expertBias: boolean;
+  /** How the layer is computed (results are identical). */
   strategy: Strategy;
   /**
    * A per-expert selection bias b_sel (`router.select_bias`, [m]) added to the affinities for
@@ -60,10 +68,19 @@ export interface MoeLayerConfig {
   selectBias?: boolean;
   /** Routed scaling factor: every gate weight is multiplied by it. Absent = 1. */
   routedScale?: number;
+  /** n_s shared experts, always active with weight 1 (shared.ts). Absent = none. */
+  sharedExperts?: number;
+  /** Hidden width of each shared expert. Absent = w. */
+  sharedWidth?: number;
 }
 
 /** The optional layer fields, absent at their defaults (so run ids of older configs hold). */
-export const MOE_OPTIONAL_FIELDS = ["selectBias", "routedScale"] as const satisfies readonly (
+export const MOE_OPTIONAL_FIELDS = [
+  "selectBias",
+  "routedScale",
+  "sharedExperts",
+  "sharedWidth",
+] as const satisfies readonly (
   keyof MoeLayerConfig
 )[];
 
@@ -113,6 +130,13 @@ function validateRouterOptions(c: Pick<MoeLayerConfig, MoeOptionalField>): void 
     (typeof c.routedScale !== "number" || !Number.isFinite(c.routedScale) || c.routedScale <= 0)
   ) {
     throw new Error(`routedScale: must be a finite number > 0, got ${String(c.routedScale)}`);
+  }
+  if (c.sharedExperts !== undefined) checkPosInt("sharedExperts", c.sharedExperts);
+  if (c.sharedWidth !== undefined) {
+    checkPosInt("sharedWidth", c.sharedWidth);
+    if (c.sharedExperts === undefined) {
+      throw new Error("sharedWidth: needs sharedExperts (the number of shared experts)");
+    }
   }
 }
 
@@ -199,7 +223,9 @@ export function studentConfig(
  * (hiddenDim -> hiddenDim) sits between consecutive MoE layers.
  */
 export interface DeepMoeConfig {
+  /** Input dimension. */
   dIn: number;
+  /** Output dimension (1: scalar output). */
   dOut: number;
   /** L: number of MoE layers. */
   layers: number;
@@ -209,17 +235,27 @@ export interface DeepMoeConfig {
   k: number;
   /** Hidden layers per expert (1 = the two-layer expert A act(B x + c) + e). */
   expertDepth: number;
+  /** Hidden width of each expert. */
   expertWidth: number;
+  /** Add a layer's input to its output where the dimensions agree. */
   residual: boolean;
+  /** A dense layer between consecutive MoE layers. */
   denseBetween: boolean;
+  /** Width between layers (default expertWidth). */
   hiddenDim: number;
+  /** How the selected experts are weighted. */
   gate: Gate;
+  /** The nonlinearity of experts and dense layers. */
   activation: Activation;
+  /** Router biases. */
   routerBias: boolean;
+  /** Expert biases. */
   expertBias: boolean;
+  /** How the layers are computed (results are identical). */
   strategy: Strategy;
 }
 
+/** What a caller must give for a deep config; the rest defaults as in `DEEP_DEFAULTS`. */
 export type DeepMoeInput =
   & Pick<DeepMoeConfig, "dIn" | "dOut" | "layers" | "experts" | "expertWidth">
   & Partial<DeepMoeConfig>;

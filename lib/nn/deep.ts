@@ -5,11 +5,12 @@
 import type { Graph, Value } from "../graph/builder.ts";
 import { type DeepMoeConfig, validateDeepMoeConfig } from "./config.ts";
 import { deepBlocks } from "./layout.ts";
-import { activate, type CostContext, moeLayerForward, type MoeRoute } from "./moe.ts";
+import { activate, type CostContext, moeLayerForward, type MoeRoute, scopeName } from "./moe.ts";
 import { getParam, type ParamValues } from "./params.ts";
 
 export { initDeepMoe } from "./init.ts";
 
+/** The output of `deepMoeForward`. */
 export interface DeepMoeForwardResult {
   /** Output, [B, dOut] (dOut = 1: the scalar-output case). */
   y: Value;
@@ -44,12 +45,14 @@ export function deepMoeForward(
       strategies.push(r.strategy);
       h = config.residual && b.spec.dIn === b.spec.dOut ? op.Add(r.y, h) : r.y;
     } else {
-      const z = op.Gemm(
-        h,
-        getParam(params, b.prefix, "weight"),
-        getParam(params, b.prefix, "bias"),
-      );
-      h = activate(g, z, config.activation);
+      h = g.scope(scopeName(b.prefix), () => {
+        const z = op.Gemm(
+          h,
+          getParam(params, b.prefix, "weight"),
+          getParam(params, b.prefix, "bias"),
+        );
+        return activate(g, z, config.activation);
+      });
     }
   }
   return { y: h, routes, strategies };

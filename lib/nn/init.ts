@@ -18,6 +18,7 @@ import {
 import { blockParamShapes, deepBlocks, moeParamShapes, type ParamShape } from "./layout.ts";
 import type { ParamSet } from "./params.ts";
 
+/** The parameter initialization schemes; see `InitScheme`. */
 export const INIT_SCHEMES = ["torch", "paper"] as const;
 /**
  * - `torch`: PyTorch nn.Linear's default, weights and biases uniform in +-1/sqrt(fan_in)
@@ -30,8 +31,11 @@ export const INIT_SCHEMES = ["torch", "paper"] as const;
  */
 export type InitScheme = typeof INIT_SCHEMES[number];
 
+/** Options of the initializers. */
 export interface InitOptions {
+  /** Initialization scheme (default torch). */
   scheme?: InitScheme;
+  /** Element type of the tensors (default float32). */
   dtype?: FloatDType;
   /** Name prefix of the layer's tensors (default `moe0.`); does not affect the values. */
   prefix?: string;
@@ -62,7 +66,8 @@ function draw(s: MoeLayerSpec, p: ParamShape, k: Key, scheme: InitScheme): Float
   if (p.role === "router.weight") return normal(k, out, 0, 1);
   if (p.layer === 1) return normal(k, out, 0, Math.sqrt(1 / s.dIn));
   if (p.layer === "h") return normal(k, out, 0, Math.sqrt(1 / s.w));
-  const v = s.activation === "constant" ? 1 / (2 * s.dOut * s.k * s.w) : 1 / (s.k * s.w);
+  // fanIn is the expert's width (w, or w_s for shared experts).
+  const v = s.activation === "constant" ? 1 / (2 * s.dOut * s.k * p.fanIn) : 1 / (s.k * p.fanIn);
   return normal(k, out, 0, Math.sqrt(v));
 }
 

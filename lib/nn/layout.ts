@@ -16,6 +16,8 @@
  * | `experts.bh<i>`   | [m, w]         | its bias (expertBias)                               |
  * | `experts.w2`      | [m*w, dOut]    | rows j*w .. j*w+w-1 = A_j^T                         |
  * | `experts.b2`      | [m, dOut]      | row j = e_j (expertBias)                            |
+ * | `shared.w1`, `shared.b1`, `shared.w2`, `shared.b2` | as the experts' with n_s, w_s | the |
+ * |                   |                | shared experts (sharedExperts; shared.ts)           |
  *
  * With this layout the dense strategy is x @ w1 + b1 -> act -> (scale by gates) -> @ w2 with no
  * transposes; the sparse strategy views w1 as [m, dIn, w] (one Reshape and one Transpose of the
@@ -30,12 +32,15 @@ import { deepLayerSpec, type DeepMoeConfig, type MoeLayerSpec } from "./config.t
 /** What a tensor is, for initialization (`state`: no gradient, initialized to 0). */
 export type ParamRole = "router.weight" | "router.bias" | "weight" | "bias" | "state";
 
+/** One tensor of a layout: name, dims and what initialization needs to know. */
 export interface ParamShape {
-  /** Name relative to the layer prefix. */
+  /** Name relative to the layer prefix (full names from deepParamShapes, moeModelParamShapes). */
   name: string;
+  /** Its dims. */
   dims: number[];
   /** Inputs feeding one output unit (nn.Linear's fan_in). */
   fanIn: number;
+  /** What it is, for initialization. */
   role: ParamRole;
   /** Which expert matrix: 1 (B), "h" (hidden), 2 (A); undefined for the router. */
   layer?: 1 | "h" | 2;
@@ -64,6 +69,17 @@ export function moeParamShapes(s: MoeLayerSpec): ParamShape[] {
   out.push({ name: "experts.w2", dims: [m * w, dOut], fanIn: w, role: "weight", layer: 2 });
   if (s.expertBias) {
     out.push({ name: "experts.b2", dims: [m, dOut], fanIn: w, role: "bias", layer: 2 });
+  }
+  if (s.sharedExperts) {
+    const [n, ws] = [s.sharedExperts, s.sharedWidth ?? w];
+    out.push({ name: "shared.w1", dims: [dIn, n * ws], fanIn: dIn, role: "weight", layer: 1 });
+    if (s.expertBias) {
+      out.push({ name: "shared.b1", dims: [n * ws], fanIn: dIn, role: "bias", layer: 1 });
+    }
+    out.push({ name: "shared.w2", dims: [n * ws, dOut], fanIn: ws, role: "weight", layer: 2 });
+    if (s.expertBias) {
+      out.push({ name: "shared.b2", dims: [n, dOut], fanIn: ws, role: "bias", layer: 2 });
+    }
   }
   return out;
 }

@@ -6,3 +6,4 @@ export * from "./init.ts";
 export * from "./moe.ts";
 export { deepMoeForward, type DeepMoeForwardResult } from "./deep.ts";
 export * from "./reference.ts";
+export { activeParams, sharedWidth } from "./shared.ts";

@@ -38,19 +38,23 @@ import { getParam, type ParamValues } from "./params.ts";
 import { activate } from "./activation.ts";
 import { sparseExperts } from "./sparse.ts";
 import { type MoeRoute, routeTokens, shapeOf } from "./gates.ts";
+import { sharedExperts } from "./shared.ts";
 
 export { activate };
 
 export type { MoeRoute };
 
+/** The output of `moeForward`. */
 export interface MoeForwardResult {
   /** Layer output, [B, dOut]. */
   y: Value;
+  /** The routing: selected experts, gates and scores. */
   route: MoeRoute;
   /** The strategy actually built (`auto` resolved). */
   strategy: "dense" | "sparse";
 }
 
+/** Options of `moeForward`. */
 export interface MoeForwardOptions {
   /** Name prefix of the layer's parameters (default `moe0.`). */
   prefix?: string;
@@ -87,8 +91,11 @@ export function moeForward(
 
 /** Per-token cost estimates (FLOP-equivalents) behind `auto`. */
 export interface StrategyCost {
+  /** Estimated cost of the dense strategy. */
   dense: number;
+  /** Estimated cost of the sparse strategy. */
   sparse: number;
+  /** The cheaper one, which `auto` builds. */
   choice: "dense" | "sparse";
 }
 
@@ -138,16 +145,24 @@ export function moeLayerForward(
     throw new Error(`x: must have shape [B, ${s.dIn}], got [${x.shape.join(", ")}]`);
   }
   const p = (name: string) => getParam(params, prefix, name);
-  const route = routeTokens(g, s, p, x);
   const strategy = s.strategy === "auto" ? strategyCost(s, cost).choice : s.strategy;
-  let y: Value;
-  if (s.activation === "constant") y = constantExperts(g, s, p, route, strategy);
-  else if (strategy === "dense") y = denseExperts(g, s, p, x, route);
-  else y = sparseExperts(g, s, p, x, route);
-  return { y, route, strategy };
+  // Node names read like the model: moe0/router/..., moe0/sparse/...
+  return g.scope(scopeName(prefix), () => {
+    const route = g.scope("router", () => routeTokens(g, s, p, x));
+    let y: Value;
+    if (s.activation === "constant") {
+      y = g.scope("constant", () => constantExperts(g, s, p, route, strategy));
+    } else if (strategy === "dense") y = g.scope("dense", () => denseExperts(g, s, p, x, route));
+    else y = g.scope("sparse", () => sparseExperts(g, s, p, x, route));
+    if (s.sharedExperts) y = g.op.Add(y, g.scope("shared", () => sharedExperts(g, s, p, x)));
+    return { y, route, strategy };
+  });
 }
 
 type Lookup = (name: string) => Value;
+
+/** A parameter prefix as a scope name: "moe0." -> "moe0". */
+export const scopeName = (prefix: string): string => prefix.replace(/\.+$/, "") || "moe";
 
 /** Gates scattered into a [B, m] matrix that is 0 for unselected experts. */
 function fullGates(g: Graph, route: MoeRoute): Value {

@@ -12,6 +12,7 @@ import {
 import { getTensor, type ParamSet } from "./params.ts";
 import { deepBlocks } from "./layout.ts";
 
+/** The output of the plain-TS reference forward. */
 export interface ReferenceResult {
   /** [B, dOut] row-major. */
   y: Float64Array;
@@ -171,8 +172,37 @@ export function moeLayerReference(
         out.y[t * dOut + o] += gates[r] * v;
       }
     });
+    if (s.sharedExperts) sharedReference(s, get, xt, out.y.subarray(t * dOut, (t + 1) * dOut));
   }
   return out;
+}
+
+/** Adds the shared experts' outputs (weight 1 each) for one token `xt` to `y` [dOut]. */
+function sharedReference(
+  s: MoeLayerSpec,
+  get: (name: string) => Float64Array,
+  xt: number[],
+  y: Float64Array,
+): void {
+  const { dIn, dOut } = s;
+  const ws = s.sharedWidth ?? s.w;
+  const n = s.sharedExperts ?? 0;
+  const W1 = get("shared.w1");
+  const W2 = get("shared.w2");
+  const b1 = s.expertBias ? get("shared.b1") : undefined;
+  const b2 = s.expertBias ? get("shared.b2") : undefined;
+  for (let j = 0; j < n; j++) {
+    for (let o = 0; o < dOut; o++) {
+      let v = b2 ? b2[j * dOut + o] : 0;
+      for (let u = 0; u < ws; u++) {
+        const c = j * ws + u;
+        let z = b1 ? b1[c] : 0;
+        for (let i = 0; i < dIn; i++) z += xt[i] * W1[i * n * ws + c];
+        v += act(z, s.activation) * W2[c * dOut + o];
+      }
+      y[o] += v;
+    }
+  }
 }
 
 /** Reference forward of an (m, k, w, d)-MoE layer on x ([B, dIn] row-major). */

@@ -24,6 +24,7 @@
  */
 import type { Graph, Value } from "../graph/builder.ts";
 import { type HostTensor, tensor } from "../graph/tensor.ts";
+import { buildTarget } from "../graph/target.ts";
 import { customGradient } from "../autodiff/custom.ts";
 import { activate, activateGrad } from "./activation.ts";
 import type { MoeLayerSpec } from "./config.ts";
@@ -112,15 +113,30 @@ function ranks(g: Graph, s: MoeLayerSpec, indices: Value, expertOf: Value, n: Va
     sorted: 1,
   });
   const sortedExpert = op.Gather(expertOf, perm);
-  const counts = op.ScatterElements(
+  const counts = expertLoads(g, m, expertOf, nVec);
+  const start = op.CumSum(counts, 0, { exclusive: 1 });
+  const rankSorted = op.Sub(ar, op.Gather(start, sortedExpert));
+  return op.ScatterElements(op.ConstantOfShape(nVec, i64(0)), perm, rankSorted, { axis: 0 });
+}
+
+/**
+ * [m]: how many assignments chose each expert. A ScatterElements "add" of ones on the CPU; for
+ * CUDA, whose ScatterElements reduces int64 as double bit patterns through atomics
+ * (lib/cuda/kernels.ts), a sum of the [N, m] match mask (the same integers).
+ */
+function expertLoads(g: Graph, m: number, expertOf: Value, nVec: Value): Value {
+  const { op } = g;
+  if (buildTarget() === "cuda") {
+    const experts = g.constant(tensor("int64", [1, m], [...Array(m).keys()]));
+    const hit = op.Cast(op.Equal(op.Unsqueeze(expertOf, [1]), experts), "int64"); // [N, m]
+    return op.ReduceSum(hit, [0], { keepdims: 0 });
+  }
+  return op.ScatterElements(
     tensor("int64", [m]),
     expertOf,
     op.ConstantOfShape(nVec, i64(1)),
     { axis: 0, reduction: "add" },
   );
-  const start = op.CumSum(counts, 0, { exclusive: 1 });
-  const rankSorted = op.Sub(ar, op.Gather(start, sortedExpert));
-  return op.ScatterElements(op.ConstantOfShape(nVec, i64(0)), perm, rankSorted, { axis: 0 });
 }
 
 function plan(g: Graph, s: MoeLayerSpec, indices: Value): Plan {
@@ -129,12 +145,7 @@ function plan(g: Graph, s: MoeLayerSpec, indices: Value): Plan {
   const expertOf = op.Reshape(indices, [-1]); // [N]; assignment a = token * k + rank
   const nVec = op.Shape(expertOf); // [1] = N
   const n = op.Squeeze(nVec, [0]);
-  const counts = op.ScatterElements(
-    tensor("int64", [m]),
-    expertOf,
-    op.ConstantOfShape(nVec, i64(1)),
-    { axis: 0, reduction: "add" },
-  ); // [m] loads
+  const counts = expertLoads(g, m, expertOf, nVec); // [m] loads
   // The tile height: the candidate with the least estimated cost for these loads.
   const cands = g.constant(tensor("int64", [TILE_ROWS.length, 1], TILE_ROWS));
   const tilesKm = op.Div(op.Add(op.Unsqueeze(counts, [0]), op.Sub(cands, 1)), cands); // [K, m]

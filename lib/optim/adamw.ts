@@ -29,6 +29,7 @@ import {
 } from "./optimizer.ts";
 import { checkKeys, checkNumber, nonNegative, show, unitInterval } from "../validate.ts";
 
+/** Options of `adamw` (torch.optim.AdamW's, with its defaults). */
 export interface AdamWOptions {
   /** (beta1, beta2), each in [0, 1). Default [0.9, 0.999]. */
   betas?: readonly [number, number];

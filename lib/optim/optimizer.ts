@@ -15,7 +15,9 @@ export interface StepContext {
   step: Value;
 }
 
+/** An optimizer: its per-parameter state and the graph of one update step. */
 export interface Optimizer {
+  /** Name recorded with results and checkpoints, e.g. "adamw". */
   readonly name: string;
   /**
    * State tensors for one parameter, keyed by name (e.g. momentum_buffer, exp_avg_scaled),

@@ -9,8 +9,11 @@ import { sgd } from "./sgd.ts";
 
 /** A run's optimizer hyperparameters (the fields of the sweep's TrainConfig besides lr). */
 export interface OptimizerFields {
+  /** AdamW's (beta1, beta2). */
   betas: readonly [number, number];
+  /** AdamW's eps. */
   eps: number;
+  /** Weight decay (AdamW: decoupled; SGD: L2 added to the gradient). */
   weightDecay: number;
   /** SGD's momentum factor; omitted means 0. */
   momentum?: number;
@@ -22,6 +25,7 @@ export interface OptimizerEntry {
   summary: string;
   /** The optional fields it reads (a run setting another optional field is rejected). */
   reads: readonly (keyof OptimizerFields)[];
+  /** The optimizer with these hyperparameters. */
   make(f: OptimizerFields): Optimizer;
 }
 

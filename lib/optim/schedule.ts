@@ -20,6 +20,7 @@ import {
   show,
 } from "../validate.ts";
 
+/** A learning-rate schedule: constant, or cosine annealing per step or per epoch. */
 export type Schedule =
   | { kind: "constant" }
   | {
@@ -34,7 +35,9 @@ export type Schedule =
     etaMin?: number;
   };
 
+/** A schedule with an optional linear warm-up. */
 export interface ScheduleSpec {
+  /** The schedule after the warm-up. */
   schedule: Schedule;
   /** Linear warm-up length in steps (0 or absent: none). */
   warmupSteps?: number;

@@ -14,6 +14,7 @@ import type { HostTensor } from "../graph/tensor.ts";
 import { checkUpdate, type Optimizer, ScalarCache, zerosState } from "./optimizer.ts";
 import { checkKeys, checkNumber, nonNegative, show } from "../validate.ts";
 
+/** Options of `sgd` (torch.optim.SGD's, with its defaults). */
 export interface SgdOptions {
   /** Momentum factor >= 0. Default 0 (no momentum buffer). */
   momentum?: number;

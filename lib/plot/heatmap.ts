@@ -26,6 +26,11 @@ export interface HeatmapSpec {
   range?: [number, number];
   /** Caption of the colour bar (e.g. "test loss / zero loss"). */
   valueLabel?: string;
+  /**
+   * A second, smaller line of text per cell under its value (e.g. the paper's value); null or ""
+   * for none. Same shape as `values`.
+   */
+  notes?: (string | null)[][];
   /** Print each cell's value in it (default true). */
   showValues?: boolean;
   /** Image size in pixels; defaults grow with the number of columns / rows. */
@@ -87,6 +92,17 @@ export function heatmapPng(spec: HeatmapSpec): Uint8Array {
       }
     });
   });
+  if (spec.notes !== undefined) {
+    const n = spec.notes;
+    if (!Array.isArray(n) || n.length !== values.length) {
+      throw new Error(`notes: must have one row per row label (${rowLabels.length})`);
+    }
+    n.forEach((row, i) => {
+      if (!Array.isArray(row) || row.length !== colLabels.length) {
+        throw new Error(`notes[${i}]: must have one entry per column label (${colLabels.length})`);
+      }
+    });
+  }
   const fmt = spec.valueFormat ?? defaultValueFormat;
   const color = colormap(spec.colorScale ?? "viridis");
   const finite = values.flat().filter(isValue);
@@ -117,10 +133,12 @@ export function heatmapPng(spec: HeatmapSpec): Uint8Array {
   // Row-major cells; `cells[k]` is the value of data point k (Chart.js's dataIndex).
   const data: { x: string; y: string }[] = [];
   const cells: (number | null)[] = [];
+  const notes: string[] = [];
   for (let i = 0; i < nr; i++) {
     for (let j = 0; j < nc; j++) {
       data.push({ x: colLabels[j], y: rowLabels[i] });
       cells.push(values[i][j]);
+      notes.push(spec.notes?.[i][j] ?? "");
     }
   }
 
@@ -140,7 +158,14 @@ export function heatmapPng(spec: HeatmapSpec): Uint8Array {
         const v = cells[k];
         const p = (el as unknown as MatrixCell).getCenterPoint();
         ctx.fillStyle = isValue(v) ? rgbCss(textColorOn(cellColor(v))) : "#555555";
-        ctx.fillText(isValue(v) ? fmt(v) : "—", p.x, p.y);
+        const note = notes[k];
+        const dy = note ? size * 0.55 : 0;
+        ctx.font = `${Math.round(size)}px ${family}`;
+        ctx.fillText(isValue(v) ? fmt(v) : "—", p.x, p.y - dy);
+        if (note) {
+          ctx.font = `${Math.round(size * 0.75)}px ${family}`;
+          ctx.fillText(note, p.x, p.y + dy);
+        }
       });
       ctx.restore();
     },

@@ -10,8 +10,11 @@ export { palette } from "./colors.ts";
 
 /** A raw image: `rgb` is row-major, top row first, 3 bytes per pixel (length width*height*3). */
 export interface RgbImage {
+  /** Width in pixels. */
   width: number;
+  /** Height in pixels. */
   height: number;
+  /** Pixels, 3 bytes each. */
   rgb: Uint8Array;
 }
 
@@ -25,6 +28,7 @@ export interface RgbImageSpec extends RgbImage {
 
 /** A titled panel of `sideBySidePng`. */
 export interface Panel extends RgbImage {
+  /** Drawn above the panel. */
   title: string;
 }
 

@@ -2,15 +2,20 @@
  * Line charts with markers (loss vs relative size on log-x, training curves on log-y, error vs
  * input dimension or width) as PNG bytes.
  */
-import type { ChartConfiguration, PointStyle, Scale } from "chart.js";
+import type { ChartConfiguration, Plugin, PointStyle, Scale } from "chart.js";
 import { palette, rgbCss } from "./colors.ts";
 import { checkPositiveInt, renderChart, titleOptions } from "./render.ts";
 import { formatTick, LOG_TICKS } from "./ticks.ts";
 
-/** One line: a label for the legend and its points (y = null leaves a gap). */
+/**
+ * One line: a label for the legend and its points (y = null leaves a gap). A point's optional
+ * `lo`, `hi` draw a vertical whisker from lo to hi (e.g. the spread over seeds); `dashed` draws
+ * the line dashed (e.g. a paper's published values beside ours).
+ */
 export interface LineSeries {
   label: string;
-  points: { x: number; y: number | null }[];
+  points: { x: number; y: number | null; lo?: number; hi?: number }[];
+  dashed?: boolean;
 }
 
 /** Inputs of `linesPng`. */
@@ -54,6 +59,12 @@ export function linesPng(spec: LinesSpec): Uint8Array {
       if (spec.logY && p.y !== null && p.y <= 0) {
         throw new Error(`${where}.y: must be > 0 with logY, got ${p.y}`);
       }
+      for (const b of ["lo", "hi"] as const) {
+        const v = p[b];
+        if (v !== undefined && (!Number.isFinite(v) || (spec.logY && v <= 0))) {
+          throw new Error(`${where}.${b}: must be a finite number${spec.logY ? " > 0" : ""}`);
+        }
+      }
     });
   });
   const width = spec.width ?? 720;
@@ -84,6 +95,7 @@ export function linesPng(spec: LinesSpec): Uint8Array {
         borderColor: colors[i],
         backgroundColor: colors[i],
         borderWidth: 2,
+        borderDash: s.dashed ? [7, 5] : undefined,
         pointStyle: MARKERS[i % MARKERS.length],
         // Markers identify the measured points; on dense curves they would bury the line.
         pointRadius: s.points.length > 40 ? 0 : s.points.length > 20 ? 2.5 : 4.5,
@@ -123,6 +135,7 @@ export function linesPng(spec: LinesSpec): Uint8Array {
         },
         y: {
           type: spec.logY ? "logarithmic" : "linear",
+          ...whiskerRange(series),
           title: { display: !!spec.yLabel, text: spec.yLabel, font: { size: 14 } },
           ticks: spec.logY ? LOG_TICKS : { callback: (v) => formatTick(Number(v)) },
           grid: { color: "#e4e4e4" },
@@ -130,5 +143,47 @@ export function linesPng(spec: LinesSpec): Uint8Array {
       },
     },
   };
-  return renderChart(config as unknown as ChartConfiguration, width, height);
+  return renderChart(config as unknown as ChartConfiguration, width, height, [
+    whiskers(spec, colors),
+  ]);
+}
+
+/** suggestedMin / suggestedMax that keep every whisker on the chart. */
+function whiskerRange(series: LineSeries[]): { suggestedMin?: number; suggestedMax?: number } {
+  const lo = series.flatMap((s) => s.points.flatMap((p) => (p.lo === undefined ? [] : [p.lo])));
+  const hi = series.flatMap((s) => s.points.flatMap((p) => (p.hi === undefined ? [] : [p.hi])));
+  return {
+    ...(lo.length ? { suggestedMin: Math.min(...lo) } : {}),
+    ...(hi.length ? { suggestedMax: Math.max(...hi) } : {}),
+  };
+}
+
+/** Draws each point's lo-hi whisker in its series' colour, with short caps. */
+function whiskers(spec: LinesSpec, colors: string[]): Plugin {
+  return {
+    id: "linesWhiskers",
+    afterDatasetsDraw(chart) {
+      const { x: sx, y: sy } = chart.scales;
+      const ctx = chart.ctx;
+      ctx.save();
+      ctx.lineWidth = 1.5;
+      spec.series.forEach((s, i) => {
+        ctx.strokeStyle = colors[i];
+        for (const p of s.points) {
+          if (p.lo === undefined || p.hi === undefined) continue;
+          const x = sx.getPixelForValue(p.x);
+          const [y0, y1] = [sy.getPixelForValue(p.lo), sy.getPixelForValue(p.hi)];
+          ctx.beginPath();
+          ctx.moveTo(x, y0);
+          ctx.lineTo(x, y1);
+          ctx.moveTo(x - 4, y0);
+          ctx.lineTo(x + 4, y0);
+          ctx.moveTo(x - 4, y1);
+          ctx.lineTo(x + 4, y1);
+          ctx.stroke();
+        }
+      });
+      ctx.restore();
+    },
+  };
 }

@@ -67,6 +67,7 @@ export class Stream {
   private s3: number;
   private spare = NaN;
 
+  /** A stream whose state is seeded from `k` (same key, same draws). */
   constructor(k: Key) {
     [this.s0, this.s1, this.s2, this.s3] = xoshiroSeed(k);
   }

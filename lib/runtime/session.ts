@@ -9,20 +9,32 @@ import { dirname, join } from "node:path";
 import { createRequire } from "node:module";
 import type { HostTensor } from "../graph/tensor.ts";
 import type { DType } from "../graph/dtype.ts";
+import { checkCudaModel } from "../cuda/gate.ts";
 
+/** The execution providers a session can run on. */
 export const EXECUTION_PROVIDERS = ["cpu", "cuda"] as const;
+/** One of EXECUTION_PROVIDERS. */
 export type ExecutionProvider = typeof EXECUTION_PROVIDERS[number];
+/** onnxruntime's graph optimization levels. */
 export const OPT_LEVELS = ["disabled", "basic", "extended", "all"] as const;
+/** One of OPT_LEVELS. */
 export type OptLevel = typeof OPT_LEVELS[number];
 
+/** How a session is created: provider, threads, optimization level, profiling. */
 export interface SessionOptions {
   /** "cpu" (default) or "cuda". */
   ep?: ExecutionProvider;
   /** Intra-op threads; 0 lets onnxruntime choose (one per physical core). */
   threads?: number;
+  /** Graph optimization level (default all). */
   optLevel?: OptLevel;
   /** When set, onnxruntime writes a JSON profile with this file prefix. */
   profilePrefix?: string;
+  /**
+   * With ep "cuda": compile even when the CUDA audit finds nodes that would run on the CPU
+   * (nondeterministic kernels are refused regardless).
+   */
+  allowCpuFallback?: boolean;
   /**
    * Whether idle intra-op threads busy-wait for work (onnxruntime's default: true). Off, they
    * sleep: the other core stays free for host work (data generation) and for other processes.
@@ -86,15 +98,48 @@ export function checkExecutionProvider(ep: string): asserts ep is ExecutionProvi
   }
 }
 
+/** A model handed to Session.create while `captureModels` runs. */
+export interface CapturedModel {
+  model: Uint8Array;
+  ep: ExecutionProvider;
+}
+
+let capture: CapturedModel[] | undefined;
+
+/**
+ * Runs `build` with Session.create compiling nothing: each model goes to the returned list and
+ * the sessions it returns cannot run. For static checks of every program a run would build
+ * (lib/cuda/programs.ts). Not reentrant.
+ */
+export async function captureModels(build: () => Promise<unknown>): Promise<CapturedModel[]> {
+  if (capture) throw new Error("captureModels: already capturing");
+  const got: CapturedModel[] = [];
+  capture = got;
+  try {
+    await build();
+  } finally {
+    capture = undefined;
+  }
+  return got;
+}
+
 /** A compiled onnxruntime session over HostTensors. */
 export class Session {
   private constructor(
-    private readonly inner: ort.InferenceSession,
+    private readonly inner: ort.InferenceSession | undefined,
     readonly ep: ExecutionProvider,
   ) {}
 
+  /** Opens a session for an encoded ONNX model. */
   static async create(model: Uint8Array, opts: SessionOptions = {}): Promise<Session> {
     const ep = opts.ep ?? "cpu";
+    if (!(EXECUTION_PROVIDERS as readonly string[]).includes(ep)) checkExecutionProvider(ep);
+    if (capture) {
+      capture.push({ model, ep });
+      return new Session(undefined, ep);
+    }
+    // The static CUDA audit first (lib/cuda/gate.ts): it needs no GPU.
+    if (ep === "cuda") checkCudaModel(model, opts.allowCpuFallback);
     checkExecutionProvider(ep);
     const optLevel = opts.optLevel ?? "all";
     if (!(OPT_LEVELS as readonly string[]).includes(optLevel)) {
@@ -117,13 +162,22 @@ export class Session {
     return new Session(inner, ep);
   }
 
-  get inputNames(): readonly string[] {
-    return this.inner.inputNames;
-  }
-  get outputNames(): readonly string[] {
-    return this.inner.outputNames;
+  /** The open onnxruntime session; throws after `release`. */
+  private get live(): ort.InferenceSession {
+    if (!this.inner) throw new Error("session: a captured model cannot run");
+    return this.inner;
   }
 
+  /** The model's input names. */
+  get inputNames(): readonly string[] {
+    return this.live.inputNames;
+  }
+  /** The model's output names. */
+  get outputNames(): readonly string[] {
+    return this.live.outputNames;
+  }
+
+  /** Runs the model on `feeds`; returns the requested outputs (all by default). */
   async run(
     feeds: Record<string, HostTensor>,
     fetches?: readonly string[],
@@ -131,18 +185,20 @@ export class Session {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [k, v] of Object.entries(feeds)) ortFeeds[k] = toOrt(v);
     const res = fetches
-      ? await this.inner.run(ortFeeds, fetches as string[])
-      : await this.inner.run(ortFeeds);
+      ? await this.live.run(ortFeeds, fetches as string[])
+      : await this.live.run(ortFeeds);
     const out: Record<string, HostTensor> = {};
     for (const [k, v] of Object.entries(res)) out[k] = fromOrt(v);
     return out;
   }
 
+  /** Writes the onnxruntime profile (sessions created with `profilePrefix`). */
   endProfiling(): void {
-    this.inner.endProfiling();
+    this.live.endProfiling();
   }
 
+  /** Releases the onnxruntime session; the session cannot run after this. */
   async release(): Promise<void> {
-    await this.inner.release();
+    await this.inner?.release();
   }
 }

@@ -50,6 +50,7 @@ export interface SweepOptions {
   outDir: string;
   /** The full run list (every shard passes the same list); run ids must be distinct. */
   runs: RunConfig[];
+  /** Runs one run (groups go to `group.execute` when given). */
   execute: Executor;
   /** Stored in every record, e.g. { deno, "onnxruntime-node", "moe-onnx" }. */
   versions: Record<string, string>;

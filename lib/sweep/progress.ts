@@ -7,12 +7,15 @@ import type { RunProgress } from "./types.ts";
 
 /** How a run attempt ended, as the engine reports it. */
 export interface RunEnd {
+  /** The run's id. */
   run_id: string;
   /** compactLabel of the run, e.g. "t=16e8a s=4e2a lr=0.01 seed=0". */
   label: string;
+  /** How the attempt ended. */
   outcome: "ok" | "diverged" | "failed" | "aborted";
   /** Wall time of the attempt measured by the engine, seconds. */
   wall_s: number;
+  /** The run's score, when it finished. */
   score?: number;
   /** For "failed": the error (message or stack). */
   error?: string;
@@ -32,6 +35,7 @@ export interface ProgressSink {
   runStart(info: { run_id: string; label: string; runs?: number; steps?: number }): void;
   /** Live progress of the current run (from the executor's onProgress). */
   runProgress(p: RunProgress): void;
+  /** A run (or group) attempt ended. */
   runEnd(info: RunEnd): void;
   /** A message that must stay visible (invalid record, failed rebuild...). */
   warn(message: string): void;

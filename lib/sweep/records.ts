@@ -230,7 +230,9 @@ export async function writeRecord(outDir: string, record: RunRecord): Promise<st
 
 /** A record file that could not be used, and why. */
 export interface InvalidRecord {
+  /** The record file. */
   path: string;
+  /** Why it cannot be used. */
   error: string;
 }
 

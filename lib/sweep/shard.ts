@@ -8,7 +8,9 @@ import type { RunConfig } from "./types.ts";
 
 /** Shard `index` of `count` (0 <= index < count). */
 export interface Shard {
+  /** This shard, 0-based. */
   index: number;
+  /** Number of shards. */
   count: number;
 }
 

@@ -11,13 +11,19 @@ import type { OptimizerName } from "../optim/registry.ts";
 export interface RunConfig {
   /** Preset or grid name, e.g. "fig2". */
   experiment: string;
+  /** The preset's scale, or `custom` when overrides changed the runs. */
   scale: "quick" | "full" | "custom";
   /** Trial seed: student initialization and data. */
   seed: number;
+  /** Element type of the whole run. */
   dtype: "float32" | "float64";
+  /** Input distribution and dimension. */
   input: { dist: InputDist; d: number };
+  /** What the student learns: a teacher MoE, a teacher file, or a closed-form function. */
   target: TargetConfig;
+  /** The student. */
   model: ModelConfig;
+  /** The training protocol. */
   train: TrainConfig;
   /**
    * Cell coordinates used for tables and plots (e.g. teacher "16e8a", student "4e2a",
@@ -26,6 +32,7 @@ export interface RunConfig {
   labels: Record<string, string | number>;
 }
 
+/** A run's target: a teacher MoE built from a seed, an exported teacher file, or a function. */
 export type TargetConfig =
   | { kind: "teacher"; teacher: MoeSpec; seed: number; init: "torch" | "paper" }
   | { kind: "teacher-file"; path: string; sha256: string }
@@ -34,23 +41,40 @@ export type TargetConfig =
 /** An (m, k, w, d)-MoE layer: the layer config of lib/nn/config.ts, as stored in a run config. */
 export type MoeSpec = MoeLayerConfig;
 
+/** A run's student: one MoE layer or a deep MoE. */
 export type ModelConfig =
-  | { kind: "moe"; layer: MoeSpec; init: "torch" | "paper" }
+  | {
+    kind: "moe";
+    layer: MoeSpec;
+    init: "torch" | "paper";
+    /** Router load balancing while training (lib/nn/balance.ts); absent = none. */
+    balance?: { auxLoss?: number; zLoss?: number; biasRate?: number };
+  }
   | { kind: "deep"; deep: Record<string, unknown> };
 
+/** A run's training protocol (optimizer, schedule, budget). */
 export interface TrainConfig {
   /** A registered optimizer (lib/optim/registry.ts). */
   optimizer: OptimizerName;
+  /** Base learning rate. */
   lr: number;
+  /** AdamW's (beta1, beta2). */
   betas: [number, number];
+  /** AdamW's epsilon. */
   eps: number;
+  /** Decoupled weight decay. */
   weightDecay: number;
   /** "cosine-epoch": cosine annealing to 0 stepped once per epoch (the authors'). */
   schedule: "cosine-epoch" | "cosine-step" | "constant";
+  /** Linear learning-rate warm-up steps. */
   warmupSteps: number;
+  /** Training epochs. */
   epochs: number;
+  /** Fresh training samples per epoch. */
   samplesPerEpoch: number;
+  /** Batch size. */
   batch: number;
+  /** Test samples. */
   testSamples: number;
   /** SGD's momentum (optimizer "sgd" only); omitted means 0. */
   momentum?: number;
@@ -58,46 +82,69 @@ export interface TrainConfig {
 
 /** Per-epoch numbers of a run. */
 export interface EpochRow {
+  /** 1-based epoch number. */
   epoch: number;
   /** Mean training loss over the epoch's steps. */
   train_loss: number;
+  /** Test loss after the epoch. */
   test_loss: number;
+  /** Loss of the zero predictor on the test set. */
   zero_loss: number;
   /** test_loss / zero_loss. */
   normalized: number;
+  /** Learning rate of the epoch's last step. */
   lr: number;
 }
 
+/** The outcome of one run. */
 export interface RunResult {
+  /** `diverged` when a loss became non-finite. */
   status: "ok" | "diverged";
   /** min over epochs of test_loss / zero_loss (NaN if diverged before any epoch). */
   score: number;
+  /** Test loss after the last epoch. */
   final_test_loss: number;
+  /** Minimum test loss over the epochs. */
   min_test_loss: number;
+  /** Loss of the zero predictor on the test set. */
   zero_loss: number;
+  /** Epochs run. */
   epochs: number;
+  /** Optimizer steps run. */
   steps: number;
+  /** Wall-clock seconds. */
   wall_s: number;
   /** Compute strategy actually used ("dense" | "sparse" | "deep"...). */
   strategy: string;
+  /** Per-epoch numbers. */
   curves: EpochRow[];
 }
 
 /** A finished run as stored on disk (out/<experiment>/runs/<run_id>.json). */
 export interface RunRecord {
+  /** The canonical hash of `config`. */
   run_id: string;
+  /** The run's configuration. */
   config: RunConfig;
+  /** The run's outcome. */
   result: RunResult;
+  /** Versions of the toolkit, Deno and onnxruntime that produced it. */
   versions: Record<string, string>;
+  /** ISO time the run finished. */
   finished_at: string;
 }
 
 /** Live progress from inside a run (for the progress bar). */
 export interface RunProgress {
+  /** Current epoch (1-based). */
   epoch: number;
+  /** Total epochs. */
   epochs: number;
+  /** Steps done in this run. */
   step: number;
+  /** Total steps of the run. */
   steps: number;
+  /** Latest training loss, when known. */
   loss?: number;
 }
 

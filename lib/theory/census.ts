@@ -1,5 +1,5 @@
 /**
- * The region census of Lemma 3.2 (seed 002): Gaussian routing vectors r_1..r_m ~ N(0, I_d) split
+ * The region census of Lemma 3.2 (arXiv 2505.06839): Gaussian routing vectors r_1..r_m ~ N(0, I_d) split
  * a rotation-invariant input distribution into the C(m, k) regions U_S (S = the top-k set of
  * <r_j, x>); the lemma says that for d > C k (log m)^2 a constant fraction of the regions carry
  * mass >= 1 / (2 C(m, k)). The census estimates every visited region's mass from Monte-Carlo
@@ -39,9 +39,12 @@ export const CHUNK = 65536;
 export class RegionCounter {
   private readonly byNumber = new Map<number, number>();
   private readonly byBigint = new Map<bigint, number>();
+  /** Whether keys fit in a number (m <= 52) rather than a bigint. */
   readonly numeric: boolean;
+  /** Samples counted so far. */
   total = 0;
 
+  /** A counter for subsets of m experts. */
   constructor(readonly m: number) {
     if (!Number.isInteger(m) || m < 1 || m > MAX_EXPERTS) {
       throw new Error(`m: must be an integer in 1..${MAX_EXPERTS}, got ${m}`);
@@ -94,14 +97,19 @@ export class RegionCounter {
 
 /** One (d, m, k) line of the census (the columns of census.csv). */
 export interface CensusRow {
+  /** Dimension. */
   d: number;
+  /** Number of experts. */
   m: number;
+  /** Active experts. */
   k: number;
   /** C(m, k), exact, as decimal text. */
   C_mk: string;
+  /** Gaussian inputs routed. */
   samples: number;
   /** samples / C(m, k). */
   samples_per_region: number;
+  /** Distinct top-k sets (regions) seen. */
   regions_hit: number;
   /** C (1 - (1 - 1/C)^N): distinct regions expected if all C(m, k) had equal mass. */
   expected_hit_if_uniform: number;
@@ -218,11 +226,15 @@ export function summarizeCensus(
 
 /** Options of `runCensus`. */
 export interface CensusOptions {
+  /** Dimensions. */
   ds: readonly number[];
+  /** Numbers of experts. */
   ms: readonly number[];
   /** Pairs with k >= m are skipped. */
   ks: readonly number[];
+  /** Gaussian inputs per (d, m, k). */
   samples: number;
+  /** Seed of the routing vectors and inputs. */
   seed: number;
   /** onnxruntime intra-op threads (0 = one per physical core). */
   threads?: number;
@@ -234,6 +246,7 @@ export interface CensusOptions {
 
 /** The census of every (d, m, k) with k < m, rows ordered by d, then m, then k. */
 export interface CensusResult {
+  /** One row per (d, m, k). */
   rows: CensusRow[];
   /** Kept cells: `d,m,k` -> (key, count) of every visited region, ascending by key. */
   regions: Map<string, [bigint, number][]>;

@@ -11,8 +11,11 @@ import { subsetKey } from "./subsets.ts";
 
 /** One maximal arc of constant top-k set: angles in radians, from <= to, `from` in [0, 2 pi). */
 export interface Sector {
+  /** Start angle. */
   from: number;
+  /** End angle. */
   to: number;
+  /** Bitmask key of the arc's top-k set. */
   key: bigint;
 }
 

@@ -1,5 +1,5 @@
 /**
- * Numerical checks of paper A's theory (seed 002): the region census of Lemma 3.2, the packing
+ * Numerical checks of paper A's theory (arXiv 2505.06839): the region census of Lemma 3.2, the packing
  * of Lemma 3.3, exact 2-D sector masses, and pictures of router partitions.
  */
 export * from "./subsets.ts";

@@ -1,5 +1,5 @@
 /**
- * The packing of Lemma 3.3 (seed 002): constant experts u_1..u_m ~ N(0, I_d / (2 d k)) give sums
+ * The packing of Lemma 3.3 (arXiv 2505.06839): constant experts u_1..u_m ~ N(0, I_d / (2 d k)) give sums
  * u_S = sum_{j in S} u_j over k-subsets S with
  *   boundedness  ||u_S||^2 <= 1                         for every S, and
  *   separation   ||u_S - u_S'||^2 >= |S delta S'| / (4k) for every S != S',
@@ -58,7 +58,12 @@ export function normSq(g: Float64Array, m: number, s: readonly number[]): number
 }
 
 /** ||u_A - u_B||^2 from the Gram matrix. */
-export function diffSq(g: Float64Array, m: number, a: readonly number[], b: readonly number[]) {
+export function diffSq(
+  g: Float64Array,
+  m: number,
+  a: readonly number[],
+  b: readonly number[],
+): number {
   return blockSum(g, m, a, a) + blockSum(g, m, b, b) - 2 * blockSum(g, m, a, b);
 }
 
@@ -67,11 +72,15 @@ export type Search = "exhaustive" | "sampled+local";
 
 /** The outcome of `packingCheck` for one set of experts. */
 export interface PackingStats {
+  /** Number of experts. */
   m: number;
+  /** Subset size. */
   k: number;
   /** Subsets S whose ||u_S||^2 was evaluated. */
   subsets_checked: number;
+  /** How ||u_S||^2 was searched. */
   norm_search: Search;
+  /** Maximum of ||u_S||^2 over the evaluated subsets. */
   max_norm_sq: number;
   /** Mean of ||u_S||^2 over the evaluated subsets (E = 1/2 under the lemma's distribution). */
   mean_norm_sq: number;

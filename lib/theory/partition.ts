@@ -19,6 +19,7 @@ export interface Slice {
   d: number;
   /** Orthonormal directions of the plane's u and v axes (length d each). */
   e1: Float64Array;
+  /** Direction of the v axis (length d). */
   e2: Float64Array;
   /** The window's centre (length d, orthogonal to e1 and e2); default the origin. */
   center?: Float64Array;
@@ -32,7 +33,11 @@ export interface Slice {
  * Plane coordinates (u, v) of pixel (col, row): pixel centres, row 0 at the top (v = +R), column
  * 0 at the left (u = -R).
  */
-export function pixelCoords(slice: Pick<Slice, "range" | "size">, col: number, row: number) {
+export function pixelCoords(
+  slice: Pick<Slice, "range" | "size">,
+  col: number,
+  row: number,
+): { u: number; v: number } {
   const step = (2 * slice.range) / slice.size;
   return { u: -slice.range + (col + 0.5) * step, v: slice.range - (row + 0.5) * step };
 }
@@ -66,6 +71,7 @@ export function slicePoints(s: Slice): Float64Array {
 
 /** The active set of every pixel of a slice. */
 export interface PartitionMap {
+  /** Pixels per side. */
   size: number;
   /** Bitmask key of the top-k set per pixel, row-major, top row first. */
   keys: BigInt64Array;

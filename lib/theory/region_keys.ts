@@ -58,6 +58,7 @@ export class RegionKeys {
     readonly dtype: FloatDType,
   ) {}
 
+  /** Compiles the key program of `router` for top-k up to kMax. */
   static async create(
     router: Router,
     kMax: number,
@@ -91,6 +92,7 @@ export class RegionKeys {
     };
   }
 
+  /** Releases the onnxruntime session. */
   async release(): Promise<void> {
     await this.session.release();
   }

@@ -9,9 +9,13 @@ import { MAX_EXPERTS } from "./subsets.ts";
 
 /** m routing vectors in R^d: `weight` is [d, m] row-major (column j = r_j); `bias` is [m]. */
 export interface Router {
+  /** Dimension. */
   d: number;
+  /** Number of experts. */
   m: number;
+  /** Routing vectors, [d, m] row-major. */
   weight: Float64Array;
+  /** Router bias, [m]. */
   bias?: Float64Array;
 }
 

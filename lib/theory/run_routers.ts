@@ -17,8 +17,11 @@ import { type Router, routerFromParams } from "./routers.ts";
 
 /** A router with its k and a label for pictures. */
 export interface RoutedModel {
+  /** Caption of its pictures. */
   label: string;
+  /** The routing vectors. */
   router: Router;
+  /** Active experts. */
   k: number;
 }
 

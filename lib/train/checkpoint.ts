@@ -8,10 +8,13 @@ import { type DType, viewOf } from "../graph/dtype.ts";
 import { type HostTensor, tensor } from "../graph/tensor.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 
+/** Everything a training run needs to resume: step, learning rates, parameters, optimizer state. */
 export interface TrainState {
   /** Optimizer steps taken so far. */
   step: number;
+  /** Base learning rate per parameter group. */
   lrs: number[];
+  /** Parameter values by name. */
   params: Record<string, HostTensor>;
   /** Optimizer state, keyed "param.key". */
   opt: Record<string, HostTensor>;
@@ -79,10 +82,12 @@ export function decodeCheckpoint(bytes: Uint8Array, source = "checkpoint"): Trai
   return s;
 }
 
+/** Writes a checkpoint atomically (a crash leaves the old file or the new one). */
 export async function saveCheckpoint(path: string, s: TrainState): Promise<void> {
   await writeFileAtomic(path, encodeCheckpoint(s));
 }
 
+/** Reads a checkpoint written by `saveCheckpoint`; a damaged file is a one-line error naming it. */
 export async function loadCheckpoint(path: string): Promise<TrainState> {
   return decodeCheckpoint(await Deno.readFile(path), path);
 }

@@ -7,13 +7,18 @@ import type { FloatDType } from "../graph/dtype.ts";
 import { encodeModel } from "../graph/encode.ts";
 import type { HostTensor } from "../graph/tensor.ts";
 import { Session, type SessionOptions } from "../runtime/session.ts";
+import { buildingFor } from "../graph/target.ts";
 import { paramInput, type ParamSpec } from "./program.ts";
 
+/** An evaluation program: parameters and batch inputs in, named metrics out. */
 export interface EvalSpec {
+  /** Element type of parameters and batch. */
   dtype: FloatDType;
+  /** The parameters fed to every run. */
   params: readonly ParamSpec[];
   /** Batch inputs with their full dims (symbolic dims allowed, e.g. "batch"). */
   batch: readonly { name: string; dtype: FloatDType; dims: readonly (number | string)[] }[];
+  /** Builds the metric outputs from the parameter and batch values. */
   metrics: (
     g: Graph,
     params: Record<string, Value>,
@@ -21,9 +26,11 @@ export interface EvalSpec {
   ) => Record<string, Value>;
 }
 
+/** An evaluation program compiled once into an onnxruntime session, run on any parameters. */
 export class Evaluator {
   private constructor(private readonly session: Session, private readonly spec: EvalSpec) {}
 
+  /** Builds the graph of `spec` and opens its session. */
   static async create(spec: EvalSpec, opts: SessionOptions = {}): Promise<Evaluator> {
     const g = new Graph("eval");
     const params = Object.fromEntries(
@@ -32,10 +39,12 @@ export class Evaluator {
     const batch = Object.fromEntries(
       spec.batch.map((b) => [b.name, g.input(`batch.${b.name}`, b.dtype, b.dims)]),
     );
-    for (const [name, v] of Object.entries(spec.metrics(g, params, batch))) g.output(v, name);
+    const metrics = buildingFor(opts.ep ?? "cpu", () => spec.metrics(g, params, batch));
+    for (const [name, v] of Object.entries(metrics)) g.output(v, name);
     return new Evaluator(await Session.create(encodeModel(g), opts), spec);
   }
 
+  /** The metrics for these parameters and batch. */
   async run(
     params: Record<string, HostTensor>,
     batch: Record<string, HostTensor>,
@@ -46,6 +55,7 @@ export class Evaluator {
     return await this.session.run(feeds);
   }
 
+  /** Releases the onnxruntime session. */
   async release(): Promise<void> {
     await this.session.release();
   }

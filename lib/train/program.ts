@@ -22,17 +22,25 @@ import { scheduledLr, type ScheduleSpec } from "../optim/schedule.ts";
  * sets it to the loss's `updates[name]` (or keeps it), e.g. a router's balancing bias.
  */
 export interface ParamSpec {
+  /** Unique name; the program's input is `param.<name>`. */
   name: string;
+  /** Initial value; its dtype must be the program's. */
   init: HostTensor;
+  /** Parameter group (default 0). */
   group?: number;
+  /** false: carried state, not trained (see above). */
   trainable?: false;
 }
 
 /** A per-step batch tensor, fed by the caller as [N, ...dims]. */
 export interface FedBatch {
+  /** Fed by the caller. */
   kind: "fed";
+  /** The name the loss reads it by (`batch.<name>` is the program's input). */
   name: string;
+  /** Its float type. */
   dtype: FloatDType;
+  /** One step's dims (the input is [N, ...dims]). */
   dims: readonly number[];
 }
 
@@ -41,13 +49,19 @@ export interface FedBatch {
  * stream depends on the session's history: use "fed" where bit-exact resumption matters.
  */
 export interface RandomBatch {
+  /** Drawn from a normal distribution. */
   kind: "normal";
+  /** The name the loss reads it by. */
   name: string;
+  /** One step's dims. */
   dims: readonly number[];
+  /** RandomNormal's seed. */
   seed: number;
+  /** Standard deviation (default 1). */
   std?: number;
 }
 
+/** A per-step batch tensor, fed or drawn in the graph. */
 export type BatchInput = FedBatch | RandomBatch;
 
 /**
@@ -65,12 +79,19 @@ export type LossFn = (
 /** Whether a parameter gets gradients and optimizer state. */
 export const isTrainable = (p: ParamSpec): boolean => p.trainable !== false;
 
+/** Everything a training program is built from. */
 export interface TrainProgramSpec {
+  /** Float type of the parameters, the loss and the optimizer state. */
   dtype: FloatDType;
+  /** The tensors carried from step to step, in order. */
   params: readonly ParamSpec[];
+  /** The per-step batch tensors. */
   batch: readonly BatchInput[];
+  /** One step's loss. */
   loss: LossFn;
+  /** Updates every trainable parameter that has a gradient. */
   optimizer: Optimizer;
+  /** Learning-rate schedule, applied to each group's base lr. */
   schedule: ScheduleSpec;
   /** Number of parameter groups, i.e. the length of the `lrs` input (default 1). */
   groups?: number;
@@ -78,13 +99,21 @@ export interface TrainProgramSpec {
 
 /** Names of the program's inputs and outputs, so the runtime can feed and read state. */
 export interface ProgramIO {
+  /** Input: the number of steps of this run(). */
   steps: string;
+  /** Input: the global step before this run(). */
   step: string;
+  /** Input: base learning rate per group. */
   lrs: string;
+  /** Each parameter's state input and output. */
   params: { name: string; input: string; output: string }[];
+  /** Each optimizer state tensor's input and output. */
   state: { param: string; key: string; input: string; output: string }[];
+  /** Each fed batch tensor's input. */
   batch: { name: string; input: string }[];
+  /** Output: the global step after this run(). */
   stepOut: string;
+  /** Output: the per-step losses. */
   losses: string;
 }
 
@@ -163,7 +192,10 @@ export function buildTrainProgram(spec: TrainProgramSpec): { graph: Graph; io: P
       const gi = grads[i];
       // No gradient (torch's None): the parameter and its state are carried unchanged.
       const res = gi
-        ? spec.optimizer.update(body, pVals[i], gi, st, ctxOf(p.group ?? 0))
+        ? body.scope(
+          "optim",
+          () => spec.optimizer.update(body, pVals[i], gi, st, ctxOf(p.group ?? 0)),
+        )
         : { param: pVals[i], state: st };
       newParams.push(res.param);
       for (const k of stateKeys[i]) newStates.push(res.state[k]);

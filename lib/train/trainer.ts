@@ -7,6 +7,7 @@ import { encodeModel } from "../graph/encode.ts";
 import { type HostTensor, scalar } from "../graph/tensor.ts";
 import { groupLrsFeed } from "../optim/groups.ts";
 import { Session, type SessionOptions } from "../runtime/session.ts";
+import { buildingFor } from "../graph/target.ts";
 import {
   buildTrainProgram,
   isTrainable,
@@ -15,11 +16,13 @@ import {
 } from "./program.ts";
 import { loadCheckpoint, saveCheckpoint, type TrainState } from "./checkpoint.ts";
 
+/** Session options and the base learning rate of each parameter group. */
 export interface TrainerOptions extends SessionOptions {
   /** Base learning rate per parameter group (runtime input: no rebuild to change it). */
   lrs: number[];
 }
 
+/** A training program (many optimizer steps per onnxruntime run) and its state between runs. */
 export class Trainer {
   private constructor(
     readonly spec: TrainProgramSpec,
@@ -36,7 +39,7 @@ export class Trainer {
         `lrs: need ${groups} finite non-negative learning rate(s), got [${opts.lrs.join(", ")}]`,
       );
     }
-    const { graph, io } = buildTrainProgram(spec);
+    const { graph, io } = buildingFor(opts.ep ?? "cpu", () => buildTrainProgram(spec));
     const session = await Session.create(encodeModel(graph), opts);
     const state: TrainState = { step: 0, lrs: [...opts.lrs], params: {}, opt: {} };
     for (const p of spec.params) {
@@ -89,6 +92,7 @@ export class Trainer {
     this.state = { ...this.state, lrs: [...lrs] };
   }
 
+  /** Writes the current state as a checkpoint (see `load`). */
   async save(path: string, meta?: Record<string, unknown>): Promise<void> {
     await saveCheckpoint(path, { ...this.state, meta: meta ?? this.state.meta });
   }
@@ -110,6 +114,7 @@ export class Trainer {
     this.session.endProfiling();
   }
 
+  /** Releases the onnxruntime session. */
   async release(): Promise<void> {
     await this.session.release();
   }

@@ -93,6 +93,19 @@ def moe_layer(x, c, W, prefix, depth):
                 h = act(np.einsum("bu,buv->bv", h, Wh[j]) + bh[j], c["activation"])
         y_j = np.einsum("bu,buo->bo", h, W2[j]) + b2[j]
         y += gates[:, r : r + 1] * y_j
+    n_s = c.get("sharedExperts", 0)
+    if n_s:  # shared experts: always active, weight 1, width w_s
+        ws = c.get("sharedWidth", w)
+        S1 = p("shared.w1").reshape(d_in, n_s, ws).transpose(1, 0, 2)
+        S2 = p("shared.w2").reshape(n_s, ws, d_out)
+        c1 = p("shared.b1").reshape(n_s, ws) if c["expertBias"] else np.zeros((n_s, ws))
+        c2 = p("shared.b2") if c["expertBias"] else np.zeros((n_s, d_out))
+        for j in range(n_s):
+            if c["activation"] == "constant":
+                h = np.ones((x.shape[0], ws))
+            else:
+                h = act(x @ S1[j] + c1[j], c["activation"])
+            y += h @ S2[j] + c2[j]
     return y, ranked
 
 

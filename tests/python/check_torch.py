@@ -14,6 +14,11 @@ DIR/cases.json lists, in one file so that torch is imported once:
   write: {name, out, from} (load a file, write it back) or {name, out, kind, config, seed, x,
     y} (a model built and initialized in PyTorch, two AdamW steps on a random target, written;
     its torch output on x is stored as y for the TypeScript side to compare with onnxruntime);
+  toolkit: the toolkit's vocabulary (gates, activations, strategies, config fields, version):
+    the module must know every value, in the toolkit's order, so a new option cannot go
+    unnoticed;
+  errors: {model}: damaged copies of this file fail to load with one-line errors naming the
+    file and the field;
   readme: a path: the README's PyTorch snippet (the ```python block that imports
     moe_onnx_torch) runs as is, in DIR/readme (which links the repository's models/ and python/,
     so the files it writes stay out of the checkout).
@@ -92,9 +97,10 @@ def should_get_grad(model, name):
         return False
     if part.startswith("router."):
         return router_gets_grad(c)
-    if part in ("experts.w1", "experts.b1") or part.startswith(("experts.wh", "experts.bh")):
+    if part in ("experts.w1", "experts.b1", "shared.w1", "shared.b1") or part.startswith(
+            ("experts.wh", "experts.bh")):
         return c["activation"] != "constant"
-    return True  # experts.w2, experts.b2
+    return True  # experts.w2, experts.b2, shared.w2, shared.b2
 
 
 def check_grads(model, x):
@@ -239,6 +245,81 @@ def check_write(d, case):
     return f"{case['kind']} {model.config['gate']}/{model.config['activation']} -> {case['out']}"
 
 
+def check_toolkit(t):
+    mine = {"gates": mot.GATES, "activations": mot.ACTIVATIONS, "strategies": mot.STRATEGIES,
+            "initSchemes": mot.INIT_SCHEMES, "moeFields": mot.MOE_FIELDS,
+            "deepFields": mot.DEEP_FIELDS, "moeOptionalFields": mot.MOE_OPTIONAL_FIELDS,
+            "version": mot.TOOLKIT_VERSION}
+    for k, v in t.items():
+        if isinstance(v, list):  # every toolkit value, in its order (newer ones may come first)
+            got = [f for f in mine[k] if f in v]
+        else:
+            got = mine[k]
+        assert got == v, f"{k}: the module has {got}, the toolkit {v} (update moe_onnx_torch.py)"
+    return f"{len(t)} lists agree"
+
+
+def check_errors(d, case):
+    path = path_in(d, case["model"])
+
+    def expect(mutate, pattern):
+        proto = onnx.load(path)
+        mutate(proto)
+        try:
+            mot.from_onnx(proto, "f.onnx")
+        except ValueError as e:
+            msg = str(e)
+            assert "\n" not in msg and re.match(pattern, msg), f"{msg!r} !~ {pattern!r}"
+            return
+        raise AssertionError(f"no error, expected {pattern!r}")
+
+    def set_meta(**changes):
+        def mutate(proto):
+            for p in proto.metadata_props:
+                if p.key == mot.METADATA_KEY:
+                    meta = json.loads(p.value)
+                    for k, v in changes.items():
+                        if k.startswith("config."):
+                            meta["config"][k[7:]] = v
+                        else:
+                            meta[k] = v
+                    p.value = json.dumps(meta)
+        return mutate
+
+    expect(lambda p: p.ClearField("metadata_props"),
+           r"^f\.onnx: metadata_props: missing 'moe_onnx'")
+    expect(set_meta(**{"config.gate": "nope"}),
+           r"^f\.onnx: metadata\.config\.gate: unknown value \"nope\" \(allowed: softmax-topk")
+    expect(set_meta(**{"config.k": 99}), r"^f\.onnx: metadata\.config\.k: must be an integer")
+    expect(set_meta(**{"config.extra": 1}), r"^f\.onnx: metadata\.config: unknown field 'extra'")
+    expect(set_meta(kind="cnn"), r"^f\.onnx: metadata\.kind: unknown value \"cnn\"")
+    expect(set_meta(formatVersion=2), r"^f\.onnx: metadata\.formatVersion: unsupported 2")
+    expect(set_meta(dtype="int8"), r"^f\.onnx: metadata\.dtype: unknown value \"int8\"")
+    def drop(name):
+        def mutate(proto):
+            keep = [t for t in proto.graph.initializer if t.name != name]
+            del proto.graph.initializer[:]
+            proto.graph.initializer.extend(keep)
+        return mutate
+
+    def reshape(name):
+        def mutate(proto):
+            next(t for t in proto.graph.initializer if t.name == name).dims.append(1)
+        return mutate
+
+    expect(drop("moe0.experts.b2"), r"^f\.onnx: params: missing initializer 'moe0\.experts\.b2'")
+    expect(reshape("moe0.router.weight"),
+           r"^f\.onnx: params: 'moe0\.router\.weight' has dims \[64, 16, 1\], expected")
+    model = mot.load(path)
+    model.moe0.experts.w2 = torch.nn.Parameter(torch.zeros(1))
+    try:
+        mot.to_onnx(model)
+        raise AssertionError("to_onnx accepted a wrong shape")
+    except ValueError as e:
+        assert re.match(r"^params: 'moe0\.experts\.w2' has dims \[1\]", str(e)), str(e)
+    return "11 damaged inputs rejected with one-line errors"
+
+
 def run_readme(path, workdir):
     """Runs the snippet in `workdir`, which links the repository's models/ and python/."""
     with open(path) as f:
@@ -272,6 +353,9 @@ def main(argv):
     checks = [(f"forward {c['name']}", check_forward, (d, c)) for c in cases.get("forward", [])]
     checks += [(f"adamw {c['name']}", check_adamw, (d, c)) for c in cases.get("adamw", [])]
     checks += [(f"write {c['name']}", check_write, (d, c)) for c in cases.get("write", [])]
+    if cases.get("toolkit"):
+        checks.append(("toolkit vocabulary", check_toolkit, (cases["toolkit"],)))
+    checks += [(f"errors {c['model']}", check_errors, (d, c)) for c in cases.get("errors", [])]
     if cases.get("readme"):
         checks.append(("readme snippet", run_readme, (cases["readme"], os.path.join(d, "readme"))))
     failed = 0

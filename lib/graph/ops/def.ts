@@ -24,10 +24,13 @@ export type OutSlot = string;
 export interface ShapeArgs {
   /** "node NAME (OP)", for error messages. */
   where: string;
+  /** The graph being built. */
   g: Graph;
+  /** The node's inputs (undefined: an omitted optional input). */
   ins: (Value | undefined)[];
   /** The first input's shape. */
   s0: Shape | undefined;
+  /** The node's tagged attributes. */
   attrs: ReadonlyMap<string, Attr>;
   /** Number of outputs (variadic-output ops). */
   nOut: number;
@@ -61,8 +64,11 @@ export type Emit = (
 
 /** One op: signature, wrapper, shape rule and backward rule. */
 export interface OpDef<W = unknown> {
+  /** Input slots, in order. */
   inputs: InSlot[];
+  /** Output slots, in order. */
   outputs: OutSlot[];
+  /** The attributes the op accepts and their types. */
   attrs?: Record<string, AttrType>;
   /** Type variables restricted to floats. */
   floatOnly?: string[];
@@ -114,7 +120,7 @@ export const intsAttr = (n: Node, name: string): number[] | undefined =>
 
 /** Throws a GradError naming the node. */
 export function fail(n: Node, why: string): never {
-  throw new GradError(`grad: node ${n.name} (${n.opType}): ${why}`);
+  throw new GradError(`grad: node ${n.scope ? `${n.scope}/` : ""}${n.name} (${n.opType}): ${why}`);
 }
 
 /** `axis` made non-negative (needs the rank when negative). */

@@ -4,6 +4,7 @@ import type { RuleContext } from "../../autodiff/context.ts";
 import { tensor } from "../tensor.ts";
 import { def, fail, type GradOut, intAttr, normAxis, type OpDef, single, unaryW } from "./def.ts";
 import { constInts, int, norm } from "../shapes.ts";
+import { buildTarget } from "../target.ts";
 
 type G = GradOut[];
 
@@ -42,6 +43,15 @@ function scatterAddRows(c: RuleContext, x: Value, idx: Value, gy: Value): Value 
     op.ScatterElements(zeros, ind, upd, { axis: 0, reduction: "add" }),
     c.shapeOf(x),
   );
+}
+
+/** Whether `idx` holds distinct indices along `axis`: TopK's indices on the same axis. */
+function distinctAlong(idx: Value, axis: number): boolean {
+  const p = idx.producer;
+  if (!p || p.opType !== "TopK" || p.outputs[1] !== idx || idx.rank === undefined) return false;
+  const a = p.attrs.get("axis")?.value;
+  const topAxis = typeof a === "number" ? a : -1;
+  return norm(topAxis, idx.rank) === norm(axis, idx.rank);
 }
 
 export const INDEXING = {
@@ -86,13 +96,13 @@ export const INDEXING = {
     wrap: (e) => (x: Operand, idx: Operand, { axis = 0 }: Axis = {}): Value =>
       e([x, idx], { axis })[0],
     shape: ({ ins }) => [ins[1]?.shape],
-    grad: single((c, [x, idx], gy, _y, n): G => [
-      c.op.ScatterElements(c.zerosLike(x), idx, gy, {
-        axis: intAttr(n, "axis", 0),
-        reduction: "add",
-      }),
-      undefined,
-    ]),
+    grad: single((c, [x, idx], gy, _y, n): G => {
+      const axis = intAttr(n, "axis", 0);
+      // For CUDA, indices known to be distinct along the axis (TopK's) scatter without a
+      // reduction: one update per element, no atomics.
+      const reduction = buildTarget() === "cuda" && distinctAlong(idx, axis) ? "none" : "add";
+      return [c.op.ScatterElements(c.zerosLike(x), idx, gy, { axis, reduction }), undefined];
+    }),
   }),
   GatherND: def({
     inputs: ["T", "int64"],
