@@ -6,6 +6,9 @@ import { grad } from "../lib/autodiff/grad.ts";
 import { key } from "../lib/random/prng.ts";
 import { initMoe, moeConfig, moeForward, paramInputs } from "../lib/nn/mod.ts";
 import onnx from "onnx-proto";
+import { type HostTensor, tensor } from "../lib/graph/tensor.ts";
+import { Session } from "../lib/runtime/session.ts";
+import { scopeOf, summarizeProfile } from "../bench/profile.ts";
 
 function sparseLayer() {
   const cfg = moeConfig({ dIn: 4, m: 4, k: 2, w: 3 });
@@ -15,7 +18,8 @@ function sparseLayer() {
   const x = g.input("x", "float32", [8, 4]);
   const { y } = moeForward(g, cfg, params, x, { strategy: "sparse" });
   const loss = g.op.ReduceSumSquare(y, { keepdims: 0 });
-  grad(g, loss, Object.values(params));
+  g.output(loss);
+  for (const gv of grad(g, loss, Object.values(params))) g.output(gv);
   return g;
 }
 
@@ -77,3 +81,31 @@ Deno.test("a build error shows where the failing node's inputs come from", () =>
     return true;
   });
 });
+
+Deno.test("an onnxruntime profile of a scoped graph sums kernel time per scope", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const g = sparseLayer();
+    const feeds: Record<string, HostTensor> = {};
+    for (const v of g.inputs) {
+      feeds[v.name] = tensor(v.dtype, v.shape as number[], new Float32Array(numel(v)).fill(0.5));
+    }
+    const s = await Session.create(encodeModel(g), { profilePrefix: `${dir}/p`, threads: 1 });
+    await s.run(feeds);
+    s.endProfiling();
+    await s.release();
+    const [file] = [...Deno.readDirSync(dir)].map((e) => `${dir}/${e.name}`);
+    const { byScope } = summarizeProfile(JSON.parse(await Deno.readTextFile(file)));
+    const scopes = byScope.map(([sc]) => sc);
+    for (const sc of ["moe0/router", "moe0/sparse", "grad/moe0/sparse"]) {
+      assert.ok(scopes.includes(sc), `no kernel time under ${sc}: ${scopes.join(", ")}`);
+    }
+    assert.equal(scopeOf("grad/moe0/sparse/MatMul_3"), "grad/moe0/sparse");
+    assert.equal(scopeOf("MatMul_3"), "-");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+const numel = (v: { shape?: readonly unknown[] }) =>
+  (v.shape as number[]).reduce((a, b) => a * b, 1);

@@ -25,6 +25,7 @@ import {
   topK,
 } from "../lib/nn/mod.ts";
 import { gradCheck } from "./support/gradcheck.ts";
+import { resolvePreset } from "../lib/experiments/registry.ts";
 
 const nums = (t: HostTensor): number[] => Array.from(t.data as ArrayLike<number | bigint>, Number);
 const normals = (seed: number, n: number) => normal(key(seed), new Float64Array(n));
@@ -308,4 +309,25 @@ Deno.test("active parameters count the router, k routed experts and the shared e
     () => moeConfig({ m: 4, k: 2, w: 3, dIn: 5, sharedWidth: 4 }),
     /^Error: sharedWidth: needs sharedExperts/,
   );
+});
+
+Deno.test("experiment routers: every family x teacher x granularity, matched active neurons", () => {
+  const runs = resolvePreset("routers", "quick").runs;
+  assert.equal(runs.length, 4 * 2 * 4);
+  for (const r of runs) {
+    assert.equal(r.model.kind, "moe");
+    if (r.model.kind !== "moe") continue;
+    const l = r.model.layer;
+    const family = r.labels.family;
+    assert.equal(l.m, 2 * l.k);
+    assert.equal(l.k, r.labels.granularity);
+    const active = l.k * l.w + (l.sharedExperts ?? 0) * (l.sharedWidth ?? l.w);
+    assert.ok(active <= 80 && active > 80 - l.k - 1, `${family} ${l.k}: ${active} active neurons`);
+    assert.equal(l.gate, family === "sigmoid-bias" ? "sigmoid-topk" : "softmax-topk");
+    assert.equal(l.selectBias, family === "sigmoid-bias" ? true : undefined);
+    assert.deepEqual(
+      r.model.balance,
+      { aux: { auxLoss: 0.01 }, "sigmoid-bias": { biasRate: 0.001 } }[family as string],
+    );
+  }
 });

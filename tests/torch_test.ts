@@ -1,5 +1,5 @@
 /**
- * python/moe_onnx_torch.py against onnxruntime-node, both ways, in one Python process
+ * python/moe_onnx_torch/ against onnxruntime-node, both ways, in one Python process
  * (tests/python/check_torch.py): exported models load into PyTorch with the same forward,
  * gradients and training work there, and models written from PyTorch import here and train a
  * sweep exactly like the same teacher built in process.

@@ -5,7 +5,7 @@
  * the input gradients that are wanted, sums broadcast gradients back to their inputs' shapes
  * (for the ops that declare `unbroadcast`), checks what each rule returns and accumulates.
  */
-import { type Graph, type Node, qualifiedName, type Value } from "../graph/builder.ts";
+import { formatNode, type Graph, type Node, qualifiedName, type Value } from "../graph/builder.ts";
 import { isFloat } from "../graph/dtype.ts";
 import { OPS } from "../graph/ops.ts";
 import type { OpDef } from "../graph/ops/def.ts";
@@ -126,7 +126,7 @@ export function grad(
       throw new GradError(
         `grad: no gradient rule for op '${n.opType}'${d?.noGrad ? ` (${d.noGrad})` : ""} (node ${
           qualifiedName(n)
-        }) on the path ${pathTo(n, dependsVia)} -> ... -> ${loss.name}`,
+        }) on the path ${pathTo(n, dependsVia)} -> ... -> ${loss.name}\n  ${formatNode(n)}`,
       );
     }
     const gxs = d.grad(ctx, n, gys);
@@ -134,7 +134,9 @@ export function grad(
       throw new GradError(
         `grad: node ${
           qualifiedName(n)
-        } (${n.opType}): its rule returned ${gxs.length} gradients for ${n.inputs.length} inputs`,
+        } (${n.opType}): its rule returned ${gxs.length} gradients for ${n.inputs.length} inputs\n  ${
+          formatNode(n)
+        }`,
       );
     }
     n.inputs.forEach((x, i) => {
@@ -164,7 +166,7 @@ function checked(n: Node, i: number, x: Value, gx: Value): Value {
         qualifiedName(n)
       } (${n.opType}): the gradient of input ${i} ('${x.name}': ${x.dtype}${
         fmtShape(x.shape)
-      }) has ${bad}`,
+      }) has ${bad}\n  ${formatNode(n)}`,
     );
   }
   return gx;

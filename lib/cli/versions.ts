@@ -1,6 +1,6 @@
 /** Versions stored with every run record, so a result says what produced it. */
 import * as ort from "onnxruntime-node";
-import { TOOLKIT_VERSION } from "../export/onnx_export.ts";
+import { TOOLKIT_VERSION } from "../version.ts";
 
 export function versions(): Record<string, string> {
   return {

@@ -145,6 +145,19 @@ export async function renderFigures(outDir: string, info: ExperimentInfo): Promi
         ...LINES_SIZE,
       }),
     );
+  } else if (info.figure === "family-lines") {
+    await save(
+      "loss_vs_granularity.png",
+      linesPng({
+        title: `${title}: loss vs student granularity, per teacher and router family`,
+        xLabel: "student granularity (k' active of 2k' experts, matched active neurons)",
+        yLabel: "normalized test loss",
+        series: oursAndPaper(repro, "series", "granularity", (s) => s),
+        logX: true,
+        logY: true,
+        ...LINES_SIZE,
+      }),
+    );
   } else if (info.figure === "error-vs-D") {
     await save(
       "error_vs_D.png",
@@ -202,6 +215,8 @@ async function renderCurves(
       ? `student ${r.student}`
       : info.figure === "size-lines"
       ? `g=${r.granularity} x=${r.rel_size}`
+      : info.figure === "family-lines"
+      ? `${r.series} g=${r.granularity}`
       : info.figure === "error-vs-D"
       ? `${r.arch} D=${r.D}`
       : `${r.arch} m=${r.width}`;

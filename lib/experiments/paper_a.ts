@@ -13,7 +13,7 @@ import { parseShorthand, shorthand } from "../nn/config.ts";
 const FIG2_GRID = ["4e2a", "8e4a", "12e6a", "16e8a", "20e10a", "24e12a", "28e14a", "32e16a"];
 const FIG2_QUICK = ["4e2a", "8e4a", "16e8a", "32e16a"];
 
-interface PaperAScale {
+export interface PaperAScale {
   d: number;
   teacherActive: number;
   studentActive: number;
@@ -72,13 +72,13 @@ export function moeSpec(
   };
 }
 
-interface Pair {
+export interface Pair {
   teacher: { m: number; k: number };
   student: { m: number; k: number };
   labels: Record<string, string | number>;
 }
 
-function runsFor(
+export function runsFor(
   experiment: string,
   scale: Scale,
   o: Overrides,

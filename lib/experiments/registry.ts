@@ -18,9 +18,15 @@ import { knobsFromJson } from "../cli/knobs.ts";
 import { selectRuns } from "./selection.ts";
 import { PAPER_A } from "./paper_a.ts";
 import { PAPER_B } from "./paper_b.ts";
+import { ROUTERS } from "./routers.ts";
 
 /** How an experiment's results are drawn (see figures.ts). */
-export type FigureKind = "heatmap" | "size-lines" | "error-vs-D" | "error-vs-width";
+export type FigureKind =
+  | "heatmap"
+  | "size-lines"
+  | "error-vs-D"
+  | "error-vs-width"
+  | "family-lines";
 
 /** A named experiment: how its runs are made at a scale, with overrides, and drawn. */
 export interface Experiment {
@@ -36,7 +42,7 @@ export interface Experiment {
 
 /** The named experiments of `deno task sweep <name>`: papers A and B. */
 export const EXPERIMENTS: Record<string, Experiment> = Object.fromEntries(
-  Object.entries({ ...PAPER_A, ...PAPER_B }).map(([name, e]) => [name, { name, ...e }]),
+  Object.entries({ ...PAPER_A, ...PAPER_B, ...ROUTERS }).map(([name, e]) => [name, { name, ...e }]),
 );
 
 export function experimentByName(name: string): Experiment {

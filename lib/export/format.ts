@@ -2,14 +2,12 @@
  * The exported file format's constants and types: what `metadata_props["moe_onnx"]` holds, the
  * model kinds and graph strategies, and the options an export records.
  */
-import denoJson from "../../deno.json" with { type: "json" };
 import type { FloatDType } from "../graph/dtype.ts";
 import type { DeepMoeConfig, MoeLayerConfig } from "../nn/config.ts";
 import type { InitScheme } from "../nn/init.ts";
 import type { ParamSet } from "../nn/params.ts";
 
-/** The toolkit version (deno.json "version"), recorded in every exported file. */
-export const TOOLKIT_VERSION: string = denoJson.version;
+export { TOOLKIT_VERSION } from "../version.ts";
 /** The metadata_props key holding the JSON `ModelMetadata`. */
 export const METADATA_KEY = "moe_onnx";
 /** `ModelMetadata.format` of every export. */

@@ -4,6 +4,7 @@ import type { Attr, Graph, Shape, Value } from "./builder.ts";
 import { ONNX_DTYPE } from "./dtype.ts";
 import type { HostTensor } from "./tensor.ts";
 import { qualifiedName } from "./format.ts";
+import { TOOLKIT_VERSION } from "../version.ts";
 
 const P = onnx.onnx;
 
@@ -16,7 +17,7 @@ export const OPSET = 17;
 export interface ModelOptions {
   /** The opset to declare (default OPSET). */
   opset?: number;
-  /** ModelProto.producer_version. */
+  /** ModelProto.producer_version (default: the toolkit version). */
   producerVersion?: string;
   /** ModelProto.doc_string. */
   docString?: string;
@@ -93,7 +94,7 @@ export function modelProto(g: Graph, opts: ModelOptions = {}): onnx.onnx.IModelP
   return {
     irVersion: IR_VERSION,
     producerName: "moe-onnx",
-    producerVersion: opts.producerVersion ?? "0.1.0",
+    producerVersion: opts.producerVersion ?? TOOLKIT_VERSION,
     docString: opts.docString,
     opsetImport: [{ domain: "", version: opts.opset ?? OPSET }],
     graph: graphProto(g, opts.scopedNames ?? true),

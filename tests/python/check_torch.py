@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Checks python/moe_onnx_torch.py against onnxruntime-node (run by tests/torch_test.ts).
+"""Checks python/moe_onnx_torch/ against onnxruntime-node (run by tests/torch_test.ts).
 
 usage: /usr/bin/python3 tests/python/check_torch.py DIR
 
@@ -255,7 +255,7 @@ def check_toolkit(t):
             got = [f for f in mine[k] if f in v]
         else:
             got = mine[k]
-        assert got == v, f"{k}: the module has {got}, the toolkit {v} (update moe_onnx_torch.py)"
+        assert got == v, f"{k}: the module has {got}, the toolkit {v} (update python/moe_onnx_torch/)"
     return f"{len(t)} lists agree"
 
 
