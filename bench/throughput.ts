@@ -13,6 +13,8 @@
  *   deno task bench                      # the paper-A throughput configs and a paper-B config
  *   deno task bench --configs 16e8a,64e8a --reps 7 --json
  */
+import { ROUTER_FAMILIES, withSharedExpert } from "../lib/experiments/routers.ts";
+import { studentRouter } from "../lib/experiments/router_settings.ts";
 import { parseArgs } from "node:util";
 import { choiceFlag, intFlag, listFlag, runMain, UsageError } from "../lib/cli/args.ts";
 import { type ExecutorOptions, prepareGroup } from "../lib/experiments/executor.ts";
@@ -82,7 +84,27 @@ const CONFIGS: Record<string, (s: Strategy) => RunConfig> = {
   "64e8a": (s) => paperA(64, 8, s),
   "256e8a": (s) => paperA(256, 8, s),
   "paperB-2-3-MoE-w128": paperB,
+  // The router families of the `routers` experiment on the 16e8a student (d = 256).
+  ...Object.fromEntries(
+    Object.entries(ROUTER_FAMILIES).filter(([f]) => f !== "paper").map(([family, set]) => [
+      `16e8a-${family}`,
+      (s: Strategy) => routerFamily(paperA(16, 8, s), family, set),
+    ]),
+  ),
 };
+
+/** `cfg` with its student trained in a router family of lib/experiments/routers.ts. */
+function routerFamily(
+  cfg: RunConfig,
+  family: string,
+  set: (typeof ROUTER_FAMILIES)[string],
+): RunConfig {
+  if (cfg.model.kind !== "moe") return cfg;
+  const { shared, ...router } = set;
+  const model = studentRouter(cfg.model.layer, router);
+  if (shared && model.kind === "moe") model.layer = withSharedExpert(model.layer);
+  return { ...cfg, model, labels: { ...cfg.labels, family } };
+}
 
 /** The fp32 MatMul peak through onnxruntime: C = A B for n x n matrices, median of `reps`. */
 class Peak {
@@ -267,7 +289,8 @@ async function main(): Promise<number> {
   });
   if (v.help) {
     console.log(
-      "deno task bench [--configs 16e8a,64e8a,256e8a,paperB-2-3-MoE-w128] [--strategy auto|dense|sparse]\n" +
+      "deno task bench [--configs 16e8a,64e8a,256e8a,paperB-2-3-MoE-w128,16e8a-aux,16e8a-sigmoid-bias,\n" +
+        "                 16e8a-shared] [--strategy auto|dense|sparse]\n" +
         "                [--threads 2] [--reps 5] [--steps N (default: the executor's chunk)] [--json]\n" +
         "                [--group R: also R runs (lrs) in one program, default 2, 1 = off]\n" +
         "                [--row: also Fig. 2's 4 students of teacher 16e8a, alone and in one program]\n" +

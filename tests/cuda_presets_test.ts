@@ -9,7 +9,7 @@ import { encodeModel } from "../lib/graph/encode.ts";
 import { type HostTensor, tensor } from "../lib/graph/tensor.ts";
 import { buildingFor } from "../lib/graph/target.ts";
 import { grad } from "../lib/autodiff/grad.ts";
-import { initMoe, moeConfig, moeForward } from "../lib/nn/mod.ts";
+import { GATES, initMoe, moeConfig, moeForward } from "../lib/nn/mod.ts";
 import { paramInputs } from "../lib/nn/params.ts";
 import { key, normal } from "../lib/random/prng.ts";
 import { EXPERIMENTS, resolvePreset } from "../lib/experiments/registry.ts";
@@ -29,6 +29,25 @@ for (const scale of ["quick", "full"]) {
     }
   });
 }
+
+Deno.test("cuda audit: every gate and router setting, dense and sparse, is free of errors", async () => {
+  for (const gate of GATES) {
+    for (const strategy of ["dense", "sparse"] as const) {
+      const o = {
+        gate,
+        strategy,
+        auxLoss: 0.01,
+        zLoss: 0.001,
+        biasRate: 0.001,
+        routedScale: 2.5,
+        sharedExperts: 1,
+      };
+      const { runs } = resolvePreset("fig3", "quick", o);
+      const { findings } = await auditRuns(runs.slice(0, 2), "cuda");
+      assert.deepEqual(formatFindings(findings.filter(isError)), [], `${gate}/${strategy}`);
+    }
+  }
+});
 
 Deno.test("cuda audit: the CPU programs keep their CPU formulations (atomics on CUDA)", async () => {
   const { runs } = resolvePreset("paperB-exp1", "quick");

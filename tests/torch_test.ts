@@ -430,7 +430,7 @@ Deno.test("PyTorch: loaded models match onnxruntime-node, train, and write back 
   const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
   if (out.code === 3) throw new Error(`Python lacks torch, onnx or numpy: ${PY_HINT}\n${text}`);
   assert.equal(out.code, 0, `tests/python/check_torch.py failed:\n${text}`);
-  const nChecks = forward.length + adamw.length + write.length + errors.length + 2;
+  const nChecks = forward.length + adamw.length + write.length + errors.length + 3;
   assert.match(text, new RegExp(`all ${nChecks} checks passed`), text);
   assert.match(text, /ok {3}readme snippet: /, text);
 

@@ -14,7 +14,7 @@
  *
  * One figure: normalized test loss vs student granularity, a line per teacher and family.
  */
-import type { RunConfig } from "../sweep/types.ts";
+import type { MoeSpec, RunConfig } from "../sweep/types.ts";
 import type { Overrides, Scale } from "./overrides.ts";
 import { type Pair, runsFor } from "./paper_a.ts";
 import type { RouterSettings } from "./router_settings.ts";
@@ -30,6 +30,11 @@ export const ROUTER_FAMILIES: Record<string, RouterSettings & { shared?: true }>
 
 const TEACHERS = [{ m: 8, k: 4 }, { m: 16, k: 8 }];
 const GRANULARITIES = [2, 4, 8, 16];
+
+/** `layer` with one shared expert: k routed + 1 shared of one width, k w active neurons kept. */
+export function withSharedExpert(layer: MoeSpec): MoeSpec {
+  return { ...layer, w: Math.floor((layer.k * layer.w) / (layer.k + 1)), sharedExperts: 1 };
+}
 
 /** The runs of `routers` (quick: 10 epochs; full: the paper's protocol). */
 export function routerRuns(scale: Scale, o: Overrides): RunConfig[] {
@@ -60,10 +65,7 @@ export function routerRuns(scale: Scale, o: Overrides): RunConfig[] {
     });
     for (const r of rs) {
       if (shared && r.model.kind === "moe") {
-        const l = r.model.layer;
-        // k routed + 1 shared expert of one width: the same active neurons as k * w.
-        const w = Math.floor((l.k * l.w) / (l.k + 1));
-        r.model = { ...r.model, layer: { ...l, w, sharedExperts: 1 } };
+        r.model = { ...r.model, layer: withSharedExpert(r.model.layer) };
       }
       runs.push(r);
     }

@@ -36,6 +36,10 @@ ONNX initializer names (`moe0.router.weight` [dIn, m], `moe0.experts.w1` [dIn, m
 move between the two sides without any reshaping. `router.select_bias` is a buffer, not a
 parameter: it only selects, gets no gradient, and a balancing rule updates it in place.
 
+For training with the toolkit's balancing (lib/nn/balance.ts), each `MoELayer` has
+`route(x)` (scores, selected experts, gates), `aux_loss`, `z_loss` and `balance_select_bias_`
+(the aux-loss-free bias update of DeepSeek-V3, arXiv 2412.19437).
+
 `save` writes a model back in the toolkit's format (IR 8, opset 17, one input `x` [batch, dIn],
 one output `y` [batch, dOut], the parameters as initializers, the metadata `importModel` reads), a
 dense graph of standard ONNX ops that onnxruntime runs as is. A saved MoE layer can be a sweep's

@@ -85,6 +85,41 @@ class MoELayer(torch.nn.Module):
             gates = gates * s["routedScale"]
         return scores, idx, gates
 
+    # The toolkit's balancing (lib/nn/balance.ts), for training in PyTorch: call `route(x)`
+    # (or keep its outputs) and use these on the scores and selected experts.
+
+    def loads(self, idx):
+        """Token-slots routed to each expert, [m] (float counts, no gradient)."""
+        return torch.bincount(idx.reshape(-1), minlength=self.spec["m"]).to(
+            self.router.weight.dtype)
+
+    def aux_loss(self, scores, idx, alpha):
+        """alpha m sum_i f_i P_i (Switch Transformer, arXiv 2101.03961): f_i the fraction of the
+        B k token-slots routed to expert i, P_i the batch mean of expert i's router probability
+        (softmax of the scores; sigma(s) normalized over the m experts for `sigmoid-topk`)."""
+        m = self.spec["m"]
+        f = self.loads(idx) / idx.numel()
+        if self.spec["gate"] == "sigmoid-topk":
+            a = torch.sigmoid(scores)
+            prob = a / a.sum(1, keepdim=True)
+        else:
+            prob = torch.softmax(scores, dim=1)
+        return alpha * m * (f * prob.mean(0)).sum()
+
+    @staticmethod
+    def z_loss(scores, beta):
+        """beta mean_t logsumexp(s_t)^2 (ST-MoE, arXiv 2202.08906)."""
+        return beta * (torch.logsumexp(scores, dim=1) ** 2).mean()
+
+    @torch.no_grad()
+    def balance_select_bias_(self, idx, rate):
+        """Aux-loss-free balancing (DeepSeek-V3, arXiv 2412.19437), after an optimizer step:
+        b_i += rate * sign(mean load - load_i), loads counted on that step's selection."""
+        if not self.spec.get("selectBias"):
+            raise ValueError("biasRate: needs a layer with a selection bias (selectBias: true)")
+        loads = self.loads(idx)
+        self.router.select_bias += rate * torch.sign(loads.mean() - loads)
+
     def _resolved_strategy(self):
         st = self.strategy
         _one_of("strategy", st, STRATEGIES)

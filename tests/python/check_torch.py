@@ -28,6 +28,7 @@ Binary tensors are raw little-endian files ({file, dtype, dims}). Exit status: 0
 import contextlib
 import io
 import json
+import math
 import os
 import re
 import sys
@@ -320,6 +321,48 @@ def check_errors(d, case):
     return "11 damaged inputs rejected with one-line errors"
 
 
+def check_balance(_d, _case):
+    """The balancing helpers: the aux loss is alpha at uniform routing and larger when
+    collapsed; the bias moves by +-rate toward the mean load, and evens a skewed router."""
+    torch.manual_seed(3)
+    m, k = 8, 2
+    layer = mot.moe(m, k, 4, 6, gate="sigmoid-topk", selectBias=True).moe0
+    idx = torch.arange(2 * m).reshape(m, 2) % m  # every expert twice
+    scores = torch.zeros(m, m)
+    assert abs(float(layer.aux_loss(scores, idx, 0.01)) - 0.01) < 1e-7
+    collapsed = torch.zeros(m, k, dtype=torch.long) + torch.arange(k)
+    skew = torch.zeros(m, m)
+    skew[:, :k] = 3.0
+    assert float(layer.aux_loss(skew, collapsed, 0.01)) > 0.015  # 0.0155: P is sigmoid-flat
+    assert abs(float(layer.z_loss(scores, 1.0)) - math.log(m) ** 2) < 1e-5
+    layer.balance_select_bias_(collapsed, 0.1)
+    b = layer.router.select_bias
+    assert torch.equal(b, torch.tensor([-0.1] * k + [0.1] * (m - k))), b
+    # A router that prefers two experts: repeated bias updates spread the load.
+    layer.router.select_bias.zero_()
+    with torch.no_grad():
+        layer.router.weight.zero_()
+        layer.router.bias = None
+    x = torch.randn(512, 6)
+    offset = torch.zeros(m)
+    offset[:2] = 2.0
+
+    def spread():
+        with torch.no_grad():
+            s = x @ layer.router.weight + offset + torch.randn(512, m)
+            ranked = torch.sigmoid(s) + layer.router.select_bias
+            idx = torch.sort(ranked, dim=1, descending=True, stable=True).indices[:, :k]
+        return idx, float(layer.loads(idx).max() / layer.loads(idx).mean())
+
+    _, before = spread()
+    for _ in range(200):
+        idx, _ = spread()
+        layer.balance_select_bias_(idx, 0.01)
+    _, after = spread()
+    assert before > 2.5 and after < 1.5, f"max/mean load {before:.2f} -> {after:.2f}"
+    return f"aux loss, z-loss, bias balancing: max/mean load {before:.2f} -> {after:.2f}"
+
+
 def run_readme(path, workdir):
     """Runs the snippet in `workdir`, which links the repository's models/ and python/."""
     with open(path) as f:
@@ -353,6 +396,7 @@ def main(argv):
     checks = [(f"forward {c['name']}", check_forward, (d, c)) for c in cases.get("forward", [])]
     checks += [(f"adamw {c['name']}", check_adamw, (d, c)) for c in cases.get("adamw", [])]
     checks += [(f"write {c['name']}", check_write, (d, c)) for c in cases.get("write", [])]
+    checks.append(("balance helpers", check_balance, (d, None)))
     if cases.get("toolkit"):
         checks.append(("toolkit vocabulary", check_toolkit, (cases["toolkit"],)))
     checks += [(f"errors {c['model']}", check_errors, (d, c)) for c in cases.get("errors", [])]
