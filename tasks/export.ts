@@ -14,6 +14,7 @@
  * initMoe / initDeepMoe(config, key(seed)). Bad input: a one-line error, nothing written.
  */
 import { parseArgs } from "node:util";
+import { runMain } from "../lib/cli/args.ts";
 import type { FloatDType } from "../lib/graph/dtype.ts";
 import { deepMoeConfig, moeConfig } from "../lib/nn/config.ts";
 import { INIT_SCHEMES, initDeepMoe, initMoe, type InitScheme } from "../lib/nn/init.ts";
@@ -168,11 +169,4 @@ async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exitCode = await main(Deno.args);
-  } catch (err) {
-    console.error(`export: ${err instanceof Error ? err.message : String(err)}`);
-    Deno.exitCode = 2;
-  }
-}
+if (import.meta.main) await runMain("export", () => main(Deno.args));

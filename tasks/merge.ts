@@ -6,6 +6,7 @@
  * Inputs of different experiments or configurations are refused.
  */
 import { parseArgs } from "node:util";
+import { runMain } from "../lib/cli/args.ts";
 import { mergeOutputs } from "../lib/sweep/merge.ts";
 import { readRecords } from "../lib/sweep/records.ts";
 import type { Configuration } from "../lib/sweep/configuration.ts";
@@ -66,11 +67,4 @@ async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exitCode = await main(Deno.args);
-  } catch (err) {
-    console.error(`merge: ${err instanceof Error ? err.message : String(err)}`);
-    Deno.exitCode = 2;
-  }
-}
+if (import.meta.main) await runMain("merge", () => main(Deno.args));

@@ -21,109 +21,30 @@
  * Type sets are restricted to the toolkit's element types (lib/graph/dtype.ts: float32, float64,
  * int32, int64, uint64, bool); the registrations also cover float16, bfloat16 and smaller ints.
  */
-import type { DType } from "../graph/dtype.ts";
+import {
+  ALL,
+  argReduce,
+  arith,
+  B,
+  compare,
+  D,
+  F,
+  FLOAT,
+  I32,
+  I64,
+  IND,
+  k,
+  logical,
+  movement,
+  NUM,
+  type OpEntry,
+  reduce17,
+  U64,
+  unaryFloat,
+} from "./kernel_entry.ts";
 
-/** A CUDA kernel registration: opset range and, per type variable, the element types it takes. */
-export interface Registration {
-  since: number;
-  /** Last opset covered; undefined = open ("13+"). */
-  until?: number;
-  types: Readonly<Record<string, readonly DType[]>>;
-}
-
-/** How onnxruntime runs a node of this op under the CUDA EP. */
-export type Placement =
-  | { kind: "kernel"; cuda: Registration }
-  /** Not a kernel: the node is folded into an initializer when the model loads. */
-  | { kind: "initializer" }
-  /** A function op without its own kernel: expanded into its body (here one op). */
-  | { kind: "function"; body: string };
-
-export interface OpEntry {
-  /** ONNX schema since-versions (ai.onnx) up to opset 17. */
-  versions: readonly number[];
-  /** Formal inputs: a type variable or a fixed dtype; suffix "?" optional, "..." variadic. */
-  inputs: readonly string[];
-  outputs: readonly string[];
-  /**
-   * Where an output's dtype comes from when no input binds its type variable:
-   * an attribute holding an ONNX type code or a tensor, or the subgraph's outputs.
-   */
-  outputFrom?: "attr:to" | "attr:dtype" | "attr:value" | "subgraph";
-  placement: Placement;
-  /** Inputs the CUDA kernel reads from host memory (shape-like arguments). */
-  hostInputs?: readonly number[];
-  /** Outputs the CUDA kernel writes to host memory. */
-  hostOutputs?: readonly number[];
-}
-
-const B: DType = "bool";
-const F: DType = "float32";
-const D: DType = "float64";
-const I32: DType = "int32";
-const I64: DType = "int64";
-const U64: DType = "uint64";
-/** All toolkit dtypes (the registration takes every fixed-size tensor type). */
-const ALL: readonly DType[] = [B, D, F, I32, I64, U64];
-const FLOAT: readonly DType[] = [D, F];
-/** double, float, int32, int64, uint64 (elementwise arithmetic, comparisons). */
-const NUM: readonly DType[] = [D, F, I32, I64, U64];
-const IND: readonly DType[] = [I32, I64];
-
-const k = (since: number, until: number | undefined, types: Registration["types"]): Placement => ({
-  kind: "kernel",
-  cuda: { since, until, types },
-});
-const unaryFloat = (versions: number[], since: number): OpEntry => ({
-  versions,
-  inputs: ["T"],
-  outputs: ["T"],
-  placement: k(since, undefined, { T: FLOAT }),
-});
-const arith = (versions: number[], since: number, types = NUM): OpEntry => ({
-  versions,
-  inputs: ["T", "T"],
-  outputs: ["T"],
-  placement: k(since, undefined, { T: types }),
-});
-const compare = (versions: number[], since: number): OpEntry => ({
-  versions,
-  inputs: ["T", "T"],
-  outputs: ["T1"],
-  placement: k(since, undefined, { T: NUM, T1: [B] }),
-});
-const logical = (versions: number[]): OpEntry => ({
-  versions,
-  inputs: ["T", "T"],
-  outputs: ["T1"],
-  placement: k(7, undefined, { T: [B], T1: [B] }),
-});
-/** Reductions with axes as an attribute at opset 17 (registrations [1, 17]). */
-const reduce17 = (versions: number[], types: readonly DType[]): OpEntry => ({
-  versions,
-  inputs: ["T"],
-  outputs: ["T"],
-  placement: k(1, 17, { T: types }),
-});
-const argReduce: OpEntry = {
-  versions: [1, 11, 12, 13],
-  inputs: ["T"],
-  outputs: ["int64"],
-  placement: k(13, undefined, { T: FLOAT }),
-};
-const movement = (
-  versions: number[],
-  since: number,
-  until: number | undefined,
-  inputs: string[],
-  hostInputs?: number[],
-): OpEntry => ({
-  versions,
-  inputs,
-  outputs: ["T"],
-  placement: k(since, until, { T: ALL }),
-  hostInputs,
-});
+export type { OpEntry, Placement, Registration } from "./kernel_entry.ts";
+export { schemaVersion } from "./kernel_entry.ts";
 
 /** The CUDA EP's view of every op the graph builder can emit. */
 export const CUDA_OPS: Readonly<Record<string, OpEntry>> = {
@@ -405,10 +326,3 @@ export const CUDA_OPS: Readonly<Record<string, OpEntry>> = {
  * into Cast).
  */
 export const NOT_ON_CUDA: readonly string[] = [];
-
-/** The schema version an op resolves to at `opset` (undefined: the op does not exist yet). */
-export function schemaVersion(e: OpEntry, opset: number): number | undefined {
-  let v: number | undefined;
-  for (const s of e.versions) if (s <= opset) v = s;
-  return v;
-}
