@@ -285,12 +285,12 @@ Deno.test("piecewise9: parameters move coordinates and boundaries; describe stat
 });
 
 Deno.test("target registry: names, outDim, one-line error listing allowed names", () => {
-  assert.deepEqual(Object.keys(TARGETS), ["sincos", "piecewise9"]);
+  assert.deepEqual(Object.keys(TARGETS), ["sincos", "piecewise9", "compose9"]);
   assert.equal(targetByName("sincos"), SINCOS);
   assert.equal(targetByName("piecewise9").outDim, 1);
   assert.match(targetByName("sincos").describe(), /sin\(5 x1\) \+ cos\(3 x2\)/);
   assert.throws(() => targetByName("toString"), {
-    message: 'target: unknown "toString"; allowed: sincos, piecewise9',
+    message: 'target: unknown "toString"; allowed: sincos, piecewise9, compose9',
   });
 });
 
@@ -367,4 +367,60 @@ Deno.test("test sets: fixed per (key, epoch), fresh across epochs, apart from tr
   const t64 = testSet(spec, spec.key, 0, 500, "float64");
   assert.deepEqual(Float32Array.from(t64.x), t0.x);
   assert.equal(testSet({ dist: "ball", d: 4 }, key(1), 2, 8).y, undefined);
+});
+
+Deno.test("compose9 (Exp. II): plain-TS reference, continuous, every piece curved", () => {
+  const t = targetByName("compose9");
+  assert.equal(t.outDim, 1);
+  // The reference, written out: g, h continuous piecewise sines with rates [2, -3, 4] and
+  // [-2, 3, 1.5] on the thirds of [-1, 1], g(-1/3-) = g(-1/3+) etc., g0 and h0 without level.
+  const c = 1 / 3;
+  const g = (a: number) =>
+    a < -c
+      ? Math.sin(2 * a)
+      : a < c
+      ? Math.sin(-2 * c) - Math.sin(1) + Math.sin(-3 * a)
+      : Math.sin(-2 * c) - Math.sin(1) + Math.sin(-1) - Math.sin(4 * c) + Math.sin(4 * a);
+  const h = (b: number) =>
+    b < -c
+      ? Math.sin(-2 * b)
+      : b < c
+      ? Math.sin(2 * c) - Math.sin(-1) + Math.sin(3 * b)
+      : Math.sin(2 * c) - Math.sin(-1) + Math.sin(1) - Math.sin(0.5) + Math.sin(1.5 * b);
+  const n = 500;
+  const x = new Float64Array(n * 3);
+  for (let r = 0; r < n; r++) {
+    x[3 * r] = -1 + (2 * r) / (n - 1);
+    x[3 * r + 1] = 1 - ((7 * r) % n) * (2 / n);
+    x[3 * r + 2] = 0.3;
+  }
+  const y = t.evaluate(x, 3);
+  for (let r = 0; r < n; r++) {
+    const want = g(x[3 * r]) + h(x[3 * r + 1]);
+    assert.ok(Math.abs(y[r] - want) < 1e-12, `row ${r}: ${y[r]} vs ${want}`);
+  }
+  // Continuous at the boundaries (no jumps), and curved within every piece: the second
+  // difference of a piece at its centre is far from 0, so no piece is affine.
+  const at = (a: number, b: number) => t.evaluate(Float64Array.from([a, b]), 2)[0];
+  for (const s of [-c, c]) {
+    assert.ok(Math.abs(at(s - 1e-9, 0.5) - at(s + 1e-9, 0.5)) < 1e-7, `a = ${s}`);
+    assert.ok(Math.abs(at(-0.5, s - 1e-9) - at(-0.5, s + 1e-9)) < 1e-7, `b = ${s}`);
+  }
+  const centres = [-2 / 3 + 0.05, 0.05, 2 / 3 + 0.05];
+  for (const a of centres) {
+    for (const b of centres) {
+      const e = 0.05;
+      const daa = at(a + e, b) - 2 * at(a, b) + at(a - e, b);
+      const dbb = at(a, b + e) - 2 * at(a, b) + at(a, b - e);
+      assert.ok(Math.abs(daa) + Math.abs(dbb) > 1e-3, `piece at (${a}, ${b}) is curved`);
+    }
+  }
+  assert.match(t.describe(), /^compose9: f\(x\) = g_i\(a\) \+ h_j\(b\).*continuous with kinks/);
+  // The earlier target keeps its name and jumps.
+  assert.ok(
+    Math.abs(
+      targetByName("piecewise9").evaluate(Float64Array.from([-c - 1e-9, 0]), 2)[0] -
+        targetByName("piecewise9").evaluate(Float64Array.from([-c + 1e-9, 0]), 2)[0],
+    ) > 0.1,
+  );
 });

@@ -96,6 +96,19 @@ export interface Piecewise9Params {
   rates: readonly [Triple, Triple];
   /** f_out: "sum" (default) g + h, or "product" g * h. */
   combine: Piecewise9Combine;
+  /**
+   * When true, `levels[k][0]` is kept and the levels of regions 1 and 2 are derived so that
+   * g and h are continuous at the region boundaries (f then has kinks there, no jumps).
+   * Default false (the given levels; f jumps at every boundary).
+   */
+  continuous: boolean;
+  /** A factor s on the output: f = s f_out(g, h). Default 1. */
+  scale: number;
+  /**
+   * A step J added to the middle region's level of g and of h (after `continuous`), so each
+   * sub-function jumps by +J at t1 and -J at t2. Default 0.
+   */
+  jump: number;
 }
 
 /** The defaults of `Piecewise9Params` (rates for the "sine" family). */
@@ -106,6 +119,9 @@ export const PIECEWISE9_DEFAULTS: Piecewise9Params = {
   levels: [[-1, 1, 0], [0.5, -0.5, 1]],
   rates: [[3, 6, 9], [5, 2, 7]],
   combine: "sum",
+  continuous: false,
+  scale: 1,
+  jump: 0,
 };
 const AFFINE_RATES: readonly [Triple, Triple] = [[1, -2, -1], [-1, 2, 1]];
 
@@ -139,38 +155,51 @@ export interface Piecewise9Target extends Target {
  * and its experts compute g_i(a); layer 2 routes on the region of b and adds (or multiplies by)
  * h_j(b). A single top-1 MoE layer needs an expert per piece, 9 in all, for the same exactness.
  */
-export function piecewise9(params: Partial<Piecewise9Params> = {}): Piecewise9Target {
+export function piecewise9(
+  params: Partial<Piecewise9Params> = {},
+  name = "piecewise9",
+): Piecewise9Target {
   const family = params.family ?? PIECEWISE9_DEFAULTS.family;
   checkOneOf("piecewise9.family", family, PIECEWISE9_FAMILIES);
   const D = PIECEWISE9_DEFAULTS;
-  const p: Piecewise9Params = {
+  const given: Piecewise9Params = {
     coords: params.coords ?? D.coords,
     bounds: params.bounds ?? D.bounds,
     family,
     levels: params.levels ?? D.levels,
     rates: params.rates ?? (family === "affine" ? AFFINE_RATES : D.rates),
     combine: params.combine ?? D.combine,
+    continuous: params.continuous ?? D.continuous,
+    scale: params.scale ?? D.scale,
+    jump: params.jump ?? D.jump,
   };
-  checkParams(p);
+  checkParams(given);
+  const base = given.continuous ? continuousLevels(given) : given.levels;
+  const J = given.jump;
+  const p: Piecewise9Params = J === 0 ? { ...given, levels: base } : {
+    ...given,
+    levels: [[base[0][0], base[0][1] + J, base[0][2]], [base[1][0], base[1][1] + J, base[1][2]]],
+  };
   const [ca, cb] = p.coords;
   const [[a1, a2], [b1, b2]] = p.bounds;
   const [la, lb] = p.levels;
   const [wa, wb] = p.rates;
   const sine = p.family === "sine";
   const sum = p.combine === "sum";
+  const scale = p.scale;
   const regionA = (t: number) => (t < a1 ? 0 : t < a2 ? 1 : 2);
   const regionB = (t: number) => (t < b1 ? 0 : t < b2 ? 1 : 2);
   const piece = (i: number, j: number, a: number, b: number): number => {
     const g = la[i] + (sine ? Math.sin(wa[i] * a) : wa[i] * a);
     const h = lb[j] + (sine ? Math.sin(wb[j] * b) : wb[j] * b);
-    return sum ? g + h : g * h;
+    return scale * (sum ? g + h : g * h);
   };
   const target: Piecewise9Target = {
-    name: "piecewise9",
+    name,
     outDim: 1,
     minDim: Math.max(ca, cb) + 1,
     params: p,
-    describe: () => describePiecewise9(p),
+    describe: () => describePiecewise9(p, name),
     region: (t, which) => (which === 0 ? regionA(t) : regionB(t)),
     piece,
     cells(x: FloatArray, d: number): Int32Array {
@@ -191,6 +220,17 @@ export function piecewise9(params: Partial<Piecewise9Params> = {}): Piecewise9Ta
   return target;
 }
 
+/** Levels 1 and 2 of each sub-input chosen so that its sub-function is continuous. */
+function continuousLevels(p: Piecewise9Params): readonly [Triple, Triple] {
+  const s = (w: number, t: number) => (p.family === "sine" ? Math.sin(w * t) : w * t);
+  const side = (k: 0 | 1): Triple => {
+    const [t1, t2] = p.bounds[k], w = p.rates[k], l0 = p.levels[k][0];
+    const l1 = l0 + s(w[0], t1) - s(w[1], t1);
+    return [l0, l1, l1 + s(w[1], t2) - s(w[2], t2)];
+  };
+  return [side(0), side(1)];
+}
+
 function checkOneOf(field: string, v: string, allowed: readonly string[]): void {
   if (!allowed.includes(v)) {
     throw new Error(`${field}: unknown value "${v}"; allowed: ${allowed.join(", ")}`);
@@ -199,6 +239,15 @@ function checkOneOf(field: string, v: string, allowed: readonly string[]): void 
 
 function checkParams(p: Piecewise9Params): void {
   checkOneOf("piecewise9.combine", p.combine, PIECEWISE9_COMBINES);
+  if (!Number.isFinite(p.jump)) {
+    throw new Error(`piecewise9.jump: must be a finite number, got ${p.jump}`);
+  }
+  if (!(Number.isFinite(p.scale) && p.scale !== 0)) {
+    throw new Error(`piecewise9.scale: must be a finite non-zero number, got ${p.scale}`);
+  }
+  if (typeof p.continuous !== "boolean") {
+    throw new Error(`piecewise9.continuous: must be true or false, got ${String(p.continuous)}`);
+  }
   const [ca, cb] = p.coords;
   if (![ca, cb].every((c) => Number.isInteger(c) && c >= 0) || ca === cb) {
     throw new Error(`piecewise9.coords: two distinct non-negative integers, got [${p.coords}]`);
@@ -219,7 +268,7 @@ function checkParams(p: Piecewise9Params): void {
 
 const fmt = (v: number) => String(Number(v.toPrecision(4)));
 
-function describePiecewise9(p: Piecewise9Params): string {
+function describePiecewise9(p: Piecewise9Params, name: string): string {
   const sub = (k: 0 | 1, fn: string) =>
     [0, 1, 2].map((i) =>
       p.family === "sine"
@@ -228,13 +277,33 @@ function describePiecewise9(p: Piecewise9Params): string {
           `${fmt(Math.abs(p.rates[k][i]))} t`
     ).join(", ");
   const reg = (k: 0 | 1) => `[${fmt(p.bounds[k][0])}, ${fmt(p.bounds[k][1])}]`;
-  const op = p.combine === "sum" ? "g_i(a) + h_j(b)" : "g_i(a) * h_j(b)";
-  return `piecewise9: f(x) = ${op}, a = x${p.coords[0] + 1}, b = x${p.coords[1] + 1}; ` +
+  const op = (p.scale === 1 ? "" : `${fmt(p.scale)} (`) +
+    (p.combine === "sum" ? "g_i(a) + h_j(b)" : "g_i(a) * h_j(b)") + (p.scale === 1 ? "" : ")");
+  const joins = p.continuous && p.jump === 0
+    ? "continuous with kinks at region boundaries (levels 1, 2 derived for continuity)"
+    : p.continuous
+    ? `jumping by ${fmt(p.jump)} (times the other factor) at each region boundary, smooth within`
+    : "discontinuous across region boundaries";
+  return `${name}: f(x) = ${op}, a = x${p.coords[0] + 1}, b = x${p.coords[1] + 1}; ` +
     `i, j = region of a, b: 0 if t < t1, 1 if t1 <= t < t2, 2 if t >= t2, with [t1, t2] = ` +
     `${reg(0)} for a and ${reg(1)} for b; ${sub(0, "g")}; ${sub(1, "h")}. ` +
-    `3 x 3 = 9 pieces (i, j), discontinuous across region boundaries: a 2-layer top-1 MoE ` +
+    `3 x 3 = 9 pieces (i, j), ${joins}: a 2-layer top-1 MoE ` +
     `with 3 experts per layer can route layer 1 on i and layer 2 on j; one layer needs 9 experts.`;
 }
+
+/**
+ * Paper B, Experiment II as the toolkit runs it (arXiv 2505.24205 gives no formula): the
+ * `piecewise9` family made continuous, f(x) = g_i(a) + h_j(b) with smooth, non-affine pieces
+ * sin(w t) of different rates per region and levels derived so that g and h are continuous. f
+ * has kinks (no jumps) along the four region boundaries, every piece is curved, so no piece is
+ * fitted exactly by a ReLU network: the error measures how well a model learns, not whether it
+ * finds an exact representation.
+ */
+export const COMPOSE9: Piecewise9Target = piecewise9({
+  continuous: true,
+  levels: [[0, 0, 0], [0, 0, 0]],
+  rates: [[2, -3, 4], [-2, 3, 1.5]],
+}, "compose9");
 
 // ---- registry -----------------------------------------------------------------------------------
 
@@ -242,6 +311,7 @@ function describePiecewise9(p: Piecewise9Params): string {
 export const TARGETS: Readonly<Record<string, Target>> = {
   sincos: SINCOS,
   piecewise9: piecewise9(),
+  compose9: COMPOSE9,
 };
 
 /** The target registered as `name`; throws a one-line error listing the allowed names. */

@@ -80,10 +80,12 @@ function oursAndPaper(rows: Row[], seriesCol: string, xCol: string, label: (s: s
       ...(Number(r.n_seeds) > 1 ? { lo: num(r.ours_min), hi: num(r.ours_max) } : {}),
     })).sort((a, b) => a.x - b.x),
   }));
-  const paper = names.flatMap((s) => {
+  const paper = names.flatMap((s, i) => {
     const pts = rows.filter((r) => r[seriesCol] === s && r.paper !== "")
       .map((r) => ({ x: num(r[xCol]), y: num(r.paper) })).sort((a, b) => a.x - b.x);
-    return pts.length ? [{ label: `${label(s)} (paper)`, points: pts, dashed: true }] : [];
+    return pts.length
+      ? [{ label: `${label(s)} (paper)`, points: pts, dashed: true, sameAs: i }]
+      : [];
   });
   return [...ours, ...paper];
 }

@@ -18,6 +18,7 @@ import {
 } from "../cli/knobs.ts";
 import { GATES, isShorthand, STRATEGIES } from "../nn/config.ts";
 import { OPTIMIZER_NAMES } from "../optim/registry.ts";
+import { TARGETS } from "../data/targets.ts";
 
 /** The scales every preset has. */
 export const SCALES = ["quick", "full"] as const;
@@ -63,6 +64,14 @@ export const OVERRIDES = {
   relSizes: ints({ arg: "1,2", help: "paper A size sweeps: relative sizes x (2·x·g experts)" }),
   dims: ints({ arg: "16,32", help: "paper B: ambient dimensions D" }),
   widths: ints({ arg: "16,32", help: "paper B: expert widths" }),
+  expertDepth: int({
+    arg: "2",
+    help: "paper B: hidden layers per expert (Exp. II default 2, i.e. 3-layer experts; Exp. I 1)",
+  }),
+  target: choice(Object.keys(TARGETS), {
+    help: "paper B: the closed-form target (defaults: Exp. I sincos, Exp. II compose9; " +
+      "piecewise9 is the earlier 9-piece target with jumps)",
+  }),
   teacherFile: str({
     arg: "models/teacher-16e8a-d64-seed0.onnx",
     help: "paper A: learn this exported teacher instead of the preset's",

@@ -22,7 +22,9 @@ export const STATUS_BEGIN = "<!-- reproduction-status:begin (deno task repro-sta
 export const STATUS_END = "<!-- reproduction-status:end -->";
 
 function cellText(row: Record<string, string>, keys: string[], comparison: string): string {
-  const name = keys.map((k) => row[k]).join(k0(keys));
+  const name = keys[0] === "teacher"
+    ? keys.map((k) => row[k]).join("→")
+    : [row[keys[0]], ...keys.slice(1).map((k) => `${k}=${row[k]}`)].join(" ");
   const ours = row.ours === "" ? "not run" : fmtNumber(row.ours);
   const seeds = Number(row.n_seeds) > 1
     ? ` (${fmtNumber(row.ours_min)}-${fmtNumber(row.ours_max)})`
@@ -36,8 +38,6 @@ function cellText(row: Record<string, string>, keys: string[], comparison: strin
   return `${name}: ${ours}${seeds} vs ${fmtNumber(paper) || paper}${cmp}` +
     (comparison && row.agrees === "no" ? " ✗" : "");
 }
-
-const k0 = (keys: string[]) => (keys[0] === "teacher" ? "→" : " m=");
 
 /** The markdown table (with a one-line legend) for the given reports, in the order given. */
 export function renderStatus(inputs: StatusInput[]): string {

@@ -16,6 +16,8 @@ export interface LineSeries {
   label: string;
   points: { x: number; y: number | null; lo?: number; hi?: number }[];
   dashed?: boolean;
+  /** Draw in the colour (and marker) of series number `sameAs` (e.g. the paper beside ours). */
+  sameAs?: number;
 }
 
 /** Inputs of `linesPng`. */
@@ -85,7 +87,8 @@ export function linesPng(spec: LinesSpec): Uint8Array {
   }
   const fixedTicks = xTicks ? [...xTicks] : undefined;
 
-  const colors = palette(series.length).map((c) => rgbCss(c));
+  const own = palette(series.length).map((c) => rgbCss(c));
+  const colors = series.map((s, i) => own[s.sameAs ?? i] ?? own[i]);
   const config: ChartConfiguration<"line"> = {
     type: "line",
     data: {
@@ -96,7 +99,7 @@ export function linesPng(spec: LinesSpec): Uint8Array {
         backgroundColor: colors[i],
         borderWidth: 2,
         borderDash: s.dashed ? [7, 5] : undefined,
-        pointStyle: MARKERS[i % MARKERS.length],
+        pointStyle: MARKERS[(s.sameAs ?? i) % MARKERS.length],
         // Markers identify the measured points; on dense curves they would bury the line.
         pointRadius: s.points.length > 40 ? 0 : s.points.length > 20 ? 2.5 : 4.5,
         pointBorderWidth: 1,
