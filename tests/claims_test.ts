@@ -8,17 +8,11 @@ import { readRecords, writeRecord } from "../lib/sweep/records.ts";
 import { runId } from "../lib/sweep/runid.ts";
 import { parseCsv } from "../lib/io/csv.ts";
 import { FAKE_VERSIONS, fakeResult, makeRuns } from "./support/fake_sweep.ts";
+import { withTempDir as withTemp } from "./support/temp.ts";
 
 const FAKE_SWEEP = new URL("./support/fake_sweep.ts", import.meta.url).pathname;
 
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "claims-test-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withTempDir = (fn: (dir: string) => Promise<void>) => withTemp("claims-test-", fn);
 
 async function lines(path: string): Promise<string[]> {
   try {

@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import onnx from "onnx-proto";
 import denoJson from "../deno.json" with { type: "json" };
 import { type HostTensor, tensor } from "../lib/graph/tensor.ts";
-import { Session } from "../lib/runtime/session.ts";
 import { key, normal } from "../lib/random/prng.ts";
 import {
   deepMoeConfig,
@@ -33,6 +32,9 @@ import {
   sha256Hex,
   SHIPPED,
 } from "../lib/export/manifest.ts";
+import { DEEP_2_3, MOE_PARAM_NAMES } from "./support/fixtures.ts";
+import { runPythonCheck } from "./support/python.ts";
+import { bytesOf, inputs, runOrt } from "./support/ort.ts";
 
 const P = onnx.onnx;
 const graphOf = (m: onnx.onnx.ModelProto) => m.graph as onnx.onnx.GraphProto;
@@ -155,17 +157,7 @@ const CASES: Case[] = [
     name: "deep-2-3",
     model: {
       kind: "deep",
-      config: deepMoeConfig({
-        dIn: 4,
-        dOut: 2,
-        layers: 2,
-        experts: 3,
-        k: 2,
-        expertWidth: 4,
-        expertDepth: 2,
-        residual: true,
-        denseBetween: true,
-      }),
+      config: deepMoeConfig(DEEP_2_3),
     },
     dtype: "float32",
   },
@@ -210,24 +202,8 @@ function paramsOf(c: Case, seed: number): ParamSet {
   return ps;
 }
 
-function inputs(seed: number, B: number, d: number, dtype: "float32" | "float64"): HostTensor {
-  return tensor(dtype, [B, d], normal(key(seed), new Float64Array(B * d)));
-}
-
-async function runOrt(bytes: Uint8Array, x: HostTensor): Promise<HostTensor> {
-  const s = await Session.create(bytes, { threads: 1 });
-  try {
-    assert.deepEqual([...s.inputNames], ["x"]);
-    assert.deepEqual([...s.outputNames], ["y"]);
-    return (await s.run({ x })).y;
-  } finally {
-    await s.release();
-  }
-}
-
-function bytesOf(t: HostTensor): Uint8Array {
-  return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-}
+/** Runs an exported model, asserting its one input is x and its one output y. */
+const runXY = (bytes: Uint8Array, x: HostTensor) => runOrt(bytes, x, true);
 
 function assertSameParams(a: ParamSet, b: ParamSet, where: string): void {
   assert.deepEqual([...a.keys()], [...b.keys()], `${where}: names`);
@@ -282,9 +258,9 @@ Deno.test("export -> import: same params, config, metadata; same onnxruntime out
     assert.deepEqual(exportModel(imp, imp.params, opts), bytes, `${c.name}: re-export`);
 
     const x = inputs(100 + seed, 16, c.model.config.dIn, c.dtype);
-    const y = await runOrt(bytes, x);
+    const y = await runXY(bytes, x);
     assert.deepEqual(y.dims, [16, c.model.config.dOut]);
-    const yBack = await runOrt(exportModel(imp, imp.params, opts), x);
+    const yBack = await runXY(exportModel(imp, imp.params, opts), x);
     assert.deepEqual(bytesOf(yBack), bytesOf(y), `${c.name}: outputs after import`);
     const ref = reference(c, ps, x);
     const tol = c.dtype === "float32" ? 1e-5 : (c.name.includes("gelu") ? 1e-6 : 1e-10);
@@ -318,16 +294,7 @@ Deno.test("the file: IR 8, opset 17, x [batch, dIn], y [batch, dOut], named weig
   assert.deepEqual(graphOf(m).output.map((v) => v.name), ["y"]);
   assert.deepEqual(dimsOf(graphOf(m).output[0]), ["batch", cfg.dOut]);
   const names = graphOf(m).initializer.map((t) => t.name);
-  for (
-    const n of [
-      "moe0.router.weight",
-      "moe0.router.bias",
-      "moe0.experts.w1",
-      "moe0.experts.b1",
-      "moe0.experts.w2",
-      "moe0.experts.b2",
-    ]
-  ) assert.ok(names.includes(n), `initializer ${n}`);
+  for (const n of MOE_PARAM_NAMES) assert.ok(names.includes(n), `initializer ${n}`);
   assert.deepEqual(m.metadataProps.map((p) => p.key), [METADATA_KEY]);
   const meta: ModelMetadata = JSON.parse(m.metadataProps[0].value!);
   assert.equal(meta.kind, "moe");
@@ -565,26 +532,20 @@ Deno.test("deno task export: presets, configs, bad flags (one line, nothing writ
     "--preset",
     "teacher-3e1a-d256",
   );
-  await bad(
+  /** A bad value of one flag beside a valid preset. */
+  const badWithPreset = (re: RegExp, ...flag: string[]) =>
+    bad(re, "--preset", "teacher-4e2a-d64", ...flag);
+  await badWithPreset(
     /^export: --strategy: unknown value 'auto' \(allowed: dense, sparse\)$/,
-    "--preset",
-    "teacher-4e2a-d64",
     "--strategy",
     "auto",
   );
-  await bad(
+  await badWithPreset(
     /^export: --dtype: unknown value 'float16' \(allowed: float32, float64\)$/,
-    "--preset",
-    "teacher-4e2a-d64",
     "--dtype",
     "float16",
   );
-  await bad(
-    /^export: --seed: must be an integer >= 0, got '-1'$/,
-    "--preset",
-    "teacher-4e2a-d64",
-    "--seed=-1",
-  );
+  await badWithPreset(/^export: --seed: must be an integer >= 0, got '-1'$/, "--seed=-1");
   await bad(/^export: mode: give exactly one of/, "--preset", "teacher-4e2a-d64", "--list");
 });
 
@@ -633,7 +594,6 @@ Deno.test("shipped teachers: sha256 match the manifest and regenerate bit for bi
   );
 });
 
-const PYTHON = "/usr/bin/python3";
 const PY_HINT = "apt-get install python3-onnx python3-numpy";
 
 Deno.test("Python: onnx checker, shape inference and a numpy forward agree with onnxruntime-node", async () => {
@@ -649,7 +609,7 @@ Deno.test("Python: onnx checker, shape inference and a numpy forward agree with 
     const bytes = exportModel(c.model, paramsOf(c, seed), { strategy: c.strategy, seed });
     await Deno.writeFile(`${dir}/${c.name}.onnx`, bytes);
     const x = inputs(200 + seed, 24, c.model.config.dIn, c.dtype);
-    const y = await runOrt(bytes, x);
+    const y = await runXY(bytes, x);
     cases.push({
       name: c.name,
       model: `${c.name}.onnx`,
@@ -660,7 +620,7 @@ Deno.test("Python: onnx checker, shape inference and a numpy forward agree with 
   // The shipped teacher, read in place.
   const teacher = `${MODELS}/teacher-16e8a-d256-seed0.onnx`;
   const x = inputs(300, 64, 256, "float32");
-  const y = await runOrt(await Deno.readFile(teacher), x);
+  const y = await runXY(await Deno.readFile(teacher), x);
   cases.push({
     name: "shipped-teacher-16e8a-d256",
     model: teacher,
@@ -669,19 +629,7 @@ Deno.test("Python: onnx checker, shape inference and a numpy forward agree with 
   });
   await Deno.writeTextFile(`${dir}/cases.json`, JSON.stringify({ cases }, null, 1));
 
-  let out: Deno.CommandOutput;
-  try {
-    out = await new Deno.Command(PYTHON, {
-      args: [`${REPO}tests/python/check_export.py`, dir],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-  } catch (e) {
-    throw new Error(`${PYTHON} cannot run (${(e as Error).message}): ${PY_HINT}`);
-  }
-  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-  if (out.code === 3) throw new Error(`Python lacks onnx or numpy: ${PY_HINT}\n${text}`);
-  assert.equal(out.code, 0, `tests/python/check_export.py failed:\n${text}`);
+  const text = await runPythonCheck("check_export.py", dir, "onnx or numpy", PY_HINT);
   assert.match(text, new RegExp(`all ${cases.length} cases passed`), text);
   await Deno.remove(dir, { recursive: true });
 });

@@ -1,7 +1,6 @@
 import * as assert from "node:assert/strict";
-import { FAKE_EPOCHS, FAKE_VERSIONS, fakeResult, makeRuns } from "./support/fake_sweep.ts";
-import { runId } from "../lib/sweep/runid.ts";
-import type { RunConfig, RunRecord } from "../lib/sweep/types.ts";
+import { FAKE_EPOCHS, fakeRecord, makeRuns } from "./support/fake_sweep.ts";
+import type { RunConfig } from "../lib/sweep/types.ts";
 import { PUBLISHED } from "../lib/experiments/published.ts";
 import {
   REPRODUCTION_COLUMNS,
@@ -17,15 +16,7 @@ import {
   STATUS_END,
 } from "../lib/experiments/repro_status.ts";
 
-function record(config: RunConfig): RunRecord {
-  return {
-    run_id: runId(config),
-    config,
-    result: fakeResult(config),
-    versions: FAKE_VERSIONS,
-    finished_at: "2026-12-01T00:00:00.000Z",
-  };
-}
+const record = (config: RunConfig) => fakeRecord(config, "2026-12-01T00:00:00.000Z");
 
 /** Two seeds of the fake grid: teacher x student in {4e2a, 8e4a}, lrs 0.001 and 0.01. */
 const RECORDS = makeRuns(16).map(record);

@@ -28,19 +28,13 @@ import {
   fakeResult,
   makeRuns,
 } from "./support/fake_sweep.ts";
+import { withTempDir as withTemp } from "./support/temp.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const FAKE_SWEEP = new URL("./support/fake_sweep.ts", import.meta.url).pathname;
 const PERMS = ["--allow-read", "--allow-write", "--allow-env"];
 
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "sweep-engine-test-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withTempDir = (fn: (dir: string) => Promise<void>) => withTemp("sweep-engine-test-", fn);
 
 /** Runs a sweep silently with the fake executor. */
 function sweep(outDir: string, runs: RunConfig[], fake: FakeOptions = {}, extra = {}) {

@@ -18,34 +18,13 @@ import {
 } from "../lib/sweep/configuration.ts";
 import { rebuildOutputs } from "../lib/sweep/outputs.ts";
 import { writeRecord } from "../lib/sweep/records.ts";
-import { runId } from "../lib/sweep/runid.ts";
 import { checkThreads } from "../lib/sweep/preflight.ts";
 import { parseCsv } from "../lib/io/csv.ts";
-import type { RunConfig, RunRecord } from "../lib/sweep/types.ts";
-import { FAKE_VERSIONS, fakeResult, makeRuns } from "./support/fake_sweep.ts";
+import type { RunConfig } from "../lib/sweep/types.ts";
+import { fakeRecord, makeRuns } from "./support/fake_sweep.ts";
+import { task } from "./support/task.ts";
 
-const TASKS: Record<string, string> = JSON.parse(Deno.readTextFileSync("deno.json")).tasks;
-
-async function task(name: string, args: string[]) {
-  const [, run, ...rest] = TASKS[name].split(/\s+/);
-  const o = await new Deno.Command(Deno.execPath(), {
-    args: [run, ...rest, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: o.code, stdout: dec(o.stdout), stderr: dec(o.stderr) };
-}
-
-function record(config: RunConfig): RunRecord {
-  return {
-    run_id: runId(config),
-    config,
-    result: fakeResult(config),
-    versions: FAKE_VERSIONS,
-    finished_at: "2026-01-01T00:00:00.000Z",
-  };
-}
+const record = (config: RunConfig) => fakeRecord(config, "2026-01-01T00:00:00.000Z");
 
 Deno.test("configuration: cell axes, keys, folder names; a selection keeps the preset's", () => {
   const fig2 = resolvePreset("fig2", "quick");

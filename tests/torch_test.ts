@@ -6,8 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { type HostTensor, tensor } from "../lib/graph/tensor.ts";
-import { Session } from "../lib/runtime/session.ts";
-import { key, normal } from "../lib/random/prng.ts";
+import { key } from "../lib/random/prng.ts";
 import {
   ACTIVATIONS,
   deepMoeConfig,
@@ -34,9 +33,11 @@ import { exportPreset } from "../lib/export/presets.ts";
 import { resolvePreset } from "../lib/experiments/registry.ts";
 import { makeExecutor } from "../lib/experiments/executor.ts";
 import type { RunConfig } from "../lib/sweep/types.ts";
+import { DEEP_2_3, gateCase } from "./support/fixtures.ts";
+import { bytesOf, inputs, runOrt } from "./support/ort.ts";
+import { runPythonCheck } from "./support/python.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
-const PYTHON = "/usr/bin/python3";
 const PY_HINT = "apt-get install python3-torch python3-onnx python3-numpy";
 const TINY = { d: 64, epochs: 2, samplesPerEpoch: 1024, batch: 256, testSamples: 256 };
 
@@ -61,17 +62,7 @@ function layerCases(): Case[] {
     for (const activation of ACTIVATIONS) {
       for (const strategy of STRATS) {
         i++;
-        const config = moeConfig({
-          m: 6,
-          k: 1 + (i % 3),
-          w: 4,
-          dIn: 5,
-          dOut: 3,
-          gate,
-          activation,
-          routerBias: i % 2 === 0,
-          expertBias: i % 4 !== 1,
-        });
+        const config = moeConfig(gateCase(gate, activation, 1 + (i % 3), i));
         out.push({
           name: `moe-${gate}-${activation}-${strategy}`,
           model: { kind: "moe", config },
@@ -92,17 +83,7 @@ const deep = (name: string, strategy: ExportStrategy, c: Parameters<typeof deepM
 });
 
 const DEEP_CASES: Case[] = [
-  deep("deep-2-3-depth2-residual-dense", "dense", {
-    dIn: 4,
-    dOut: 2,
-    layers: 2,
-    experts: 3,
-    k: 2,
-    expertWidth: 4,
-    expertDepth: 2,
-    residual: true,
-    denseBetween: true,
-  }),
+  deep("deep-2-3-depth2-residual-dense", "dense", DEEP_2_3),
   deep("deep-3-4-depth3-gelu-sparse", "sparse", {
     dIn: 5,
     dOut: 5,
@@ -172,17 +153,16 @@ const ROUTER_CASES: Case[] = GATES.map((gate, i) => ({
 }));
 
 /** Shared experts (when the toolkit has them): every activation, with and without biases. */
+/** The 5-expert top-2 layer (width 3, 4 -> 3) of the shared-expert and written-from-torch cases. */
+const SMALL_5E2A = { m: 5, k: 2, w: 3, dIn: 4, dOut: 3 };
+
 const SHARED_CASES: Case[] = (MOE_OPTIONAL_FIELDS as readonly string[]).includes("sharedExperts")
   ? ACTIVATIONS.map((activation, i) => ({
     name: `moe-shared-${activation}-${STRATS[i % 2]}`,
     model: {
       kind: "moe",
       config: moeConfig({
-        m: 5,
-        k: 2,
-        w: 3,
-        dIn: 4,
-        dOut: 3,
+        ...SMALL_5E2A,
         activation,
         expertBias: i % 2 === 0,
         gate: GATES[i % GATES.length],
@@ -233,11 +213,7 @@ const WRITE_CONFIGS: { kind: "moe" | "deep"; config: Record<string, unknown> }[]
     ACTIVATIONS.map((activation, a) => ({
       kind: "moe" as const,
       config: moeConfig({
-        m: 5,
-        k: 2,
-        w: 3,
-        dIn: 4,
-        dOut: 3,
+        ...SMALL_5E2A,
         gate,
         activation,
         routerBias: (g + a) % 2 === 0,
@@ -282,23 +258,6 @@ function paramsOf(c: Case, seed: number): ParamSet {
     ps.set("moe0.router.select_bias", tensor(c.dtype, [c.selectBias.length], c.selectBias));
   }
   return ps;
-}
-
-function inputs(seed: number, B: number, d: number, dtype: "float32" | "float64"): HostTensor {
-  return tensor(dtype, [B, d], normal(key(seed), new Float64Array(B * d)));
-}
-
-async function runOrt(bytes: Uint8Array, x: HostTensor): Promise<HostTensor> {
-  const s = await Session.create(bytes, { threads: 1 });
-  try {
-    return (await s.run({ x })).y;
-  } finally {
-    await s.release();
-  }
-}
-
-function bytesOf(t: HostTensor): Uint8Array {
-  return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
 }
 
 interface Bin {
@@ -416,20 +375,7 @@ Deno.test("PyTorch: loaded models match onnxruntime-node, train, and write back 
     JSON.stringify({ forward, adamw, write, toolkit, errors, readme: `${REPO}README.md` }, null, 1),
   );
 
-  let out: Deno.CommandOutput;
-  try {
-    out = await new Deno.Command(PYTHON, {
-      args: [`${REPO}tests/python/check_torch.py`, dir],
-      env: { PYTHONDONTWRITEBYTECODE: "1" }, // no __pycache__ in the checkout
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-  } catch (e) {
-    throw new Error(`${PYTHON} cannot run (${(e as Error).message}): ${PY_HINT}`);
-  }
-  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-  if (out.code === 3) throw new Error(`Python lacks torch, onnx or numpy: ${PY_HINT}\n${text}`);
-  assert.equal(out.code, 0, `tests/python/check_torch.py failed:\n${text}`);
+  const text = await runPythonCheck("check_torch.py", dir, "torch, onnx or numpy", PY_HINT);
   const nChecks = forward.length + adamw.length + write.length + errors.length + 3;
   assert.match(text, new RegExp(`all ${nChecks} checks passed`), text);
   assert.match(text, /ok {3}readme snippet: /, text);

@@ -23,6 +23,8 @@ import math
 import os
 import sys
 
+from cases_dir import read_cases
+
 try:
     import numpy as np
     import onnx
@@ -195,12 +197,10 @@ def check_case(d, case):
 
 
 def main(argv):
-    if len(argv) != 2:
-        print(__doc__.splitlines()[2])
+    args = read_cases(argv, __doc__)
+    if args is None:
         return 2
-    d = argv[1]
-    with open(os.path.join(d, "cases.json")) as f:
-        cases = json.load(f)["cases"]
+    d, cases = args[0], args[1]["cases"]
     failed = 0
     for case in cases:
         try:

@@ -37,6 +37,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "python"))
 
+from cases_dir import read_cases  # noqa: E402 (beside this file)
+
 try:
     import numpy as np
     import onnx  # noqa: F401
@@ -387,12 +389,10 @@ def run_readme(path, workdir):
 
 
 def main(argv):
-    if len(argv) != 2:
-        print(__doc__.splitlines()[2])
+    args = read_cases(argv, __doc__)
+    if args is None:
         return 2
-    d = argv[1]
-    with open(os.path.join(d, "cases.json")) as f:
-        cases = json.load(f)
+    d, cases = args
     checks = [(f"forward {c['name']}", check_forward, (d, c)) for c in cases.get("forward", [])]
     checks += [(f"adamw {c['name']}", check_adamw, (d, c)) for c in cases.get("adamw", [])]
     checks += [(f"write {c['name']}", check_write, (d, c)) for c in cases.get("write", [])]
