@@ -8,13 +8,18 @@ export function taskArgs(name: string, args: string[]): string[] {
   return [run, ...rest, ...args];
 }
 
-/** Runs a task with deno.json's permissions (as `deno task` would), as a direct child. */
+/**
+ * Runs a task with deno.json's permissions (as `deno task` would), as a direct child, with
+ * `env` added to the environment.
+ */
 export async function task(
   name: string,
   args: string[],
+  env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: taskArgs(name, args),
+    env,
     stdout: "piped",
     stderr: "piped",
   }).output();
