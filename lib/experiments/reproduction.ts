@@ -43,7 +43,9 @@ export interface Reproduction {
 
 /** The metric compared when the paper prints nothing for a preset. */
 export function defaultMetric(figure: string): "score" | "min_test_loss" {
-  return figure === "heatmap" || figure === "size-lines" ? "score" : "min_test_loss";
+  return figure === "heatmap" || figure === "size-lines" || figure === "family-lines"
+    ? "score"
+    : "min_test_loss";
 }
 
 function sameCell(labels: Record<string, unknown>, cell: Record<string, string | number>) {
