@@ -7,7 +7,13 @@
 import { parseArgs } from "node:util";
 import { intFlag, listFlag, runMain, UsageError } from "../lib/cli/args.ts";
 import { writeCsvAtomic } from "../lib/io/csv.ts";
-import { histogramPng, type LineSeries, linesPng, savePng } from "../lib/plot/mod.ts";
+import {
+  histogramPng,
+  type LineSeries,
+  linesPng,
+  type LinesSpec,
+  savePng,
+} from "../lib/plot/mod.ts";
 import {
   CENSUS_COLUMNS,
   type CensusOptions,
@@ -149,48 +155,39 @@ async function main(): Promise<number> {
       ),
   });
   const paths: string[] = [];
+  /** Writes a line plot to `file` in the output folder and lists its path. */
+  const plot = async (file: string, spec: LinesSpec) => {
+    const path = `${out}/${file}`;
+    await savePng(path, linesPng(spec));
+    paths.push(path);
+  };
   const csv = `${out}/census.csv`;
   await writeCsvAtomic(csv, res.rows as unknown as Record<string, unknown>[], CENSUS_COLUMNS);
   paths.push(csv);
 
-  const frac = `${out}/census_frac_vs_d.png`;
-  await savePng(
-    frac,
-    linesPng({
-      title: "Regions with mass >= 1/(2 C(m,k)), Gaussian router (Lemma 3.2)",
-      xLabel: "input dimension d",
-      yLabel: "fraction of all C(m,k) regions",
-      series: seriesBy(res.rows, (r) => r.frac_regions_ge_half_uniform),
-      logX: true,
-    }),
-  );
-  paths.push(frac);
+  await plot("census_frac_vs_d.png", {
+    title: "Regions with mass >= 1/(2 C(m,k)), Gaussian router (Lemma 3.2)",
+    xLabel: "input dimension d",
+    yLabel: "fraction of all C(m,k) regions",
+    series: seriesBy(res.rows, (r) => r.frac_regions_ge_half_uniform),
+    logX: true,
+  });
   // The lemma's condition is d > C k (log m)^2: on this axis the curves should roughly collapse.
-  const scaled = `${out}/census_frac_vs_scaled_d.png`;
-  await savePng(
-    scaled,
-    linesPng({
-      title: "The same against d / (k (ln m)^2)",
-      xLabel: "d / (k (ln m)^2)",
-      yLabel: "fraction of all C(m,k) regions",
-      series: seriesBy(res.rows, (r) => r.frac_regions_ge_half_uniform, (r) => r.d_over_k_log2m_sq),
-      logX: true,
-    }),
-  );
-  paths.push(scaled);
-  const coll = `${out}/census_collision_vs_d.png`;
-  await savePng(
-    coll,
-    linesPng({
-      title: "Collision ratio C(m,k) * sum_S mu(U_S)^2 (1 = equal masses)",
-      xLabel: "input dimension d",
-      yLabel: "collision ratio",
-      series: seriesBy(res.rows, (r) => r.collision_ratio),
-      logX: true,
-      logY: true,
-    }),
-  );
-  paths.push(coll);
+  await plot("census_frac_vs_scaled_d.png", {
+    title: "The same against d / (k (ln m)^2)",
+    xLabel: "d / (k (ln m)^2)",
+    yLabel: "fraction of all C(m,k) regions",
+    series: seriesBy(res.rows, (r) => r.frac_regions_ge_half_uniform, (r) => r.d_over_k_log2m_sq),
+    logX: true,
+  });
+  await plot("census_collision_vs_d.png", {
+    title: "Collision ratio C(m,k) * sum_S mu(U_S)^2 (1 = equal masses)",
+    xLabel: "input dimension d",
+    yLabel: "collision ratio",
+    series: seriesBy(res.rows, (r) => r.collision_ratio),
+    logX: true,
+    logY: true,
+  });
 
   for (const h of a.hist) {
     const regions = res.regions.get(`${h.d},${h.m},${h.k}`);

@@ -7,7 +7,7 @@
 import { parseArgs } from "node:util";
 import { intFlag, listFlag, runMain, UsageError } from "../lib/cli/args.ts";
 import { writeCsvAtomic } from "../lib/io/csv.ts";
-import { linesPng, savePng } from "../lib/plot/mod.ts";
+import { linesPng, type LinesSpec, savePng } from "../lib/plot/mod.ts";
 import { foldIn, key } from "../lib/random/prng.ts";
 import { constantExperts, packingCheck, type PackingStats } from "../lib/theory/packing.ts";
 import { binomial } from "../lib/theory/subsets.ts";
@@ -167,38 +167,32 @@ async function main(): Promise<number> {
     const label = `m=${r.m}, k=${r.k}`;
     groups.set(label, [...(groups.get(label) ?? []), r]);
   }
-  const png = `${a.out}/packing.png`;
-  await savePng(
-    png,
-    linesPng({
-      title: "Lemma 3.3: 4k * min |u_S - u_S'|^2 / |S delta S'| (holds where >= 1)",
-      xLabel: "dimension d",
-      yLabel: "separation / bound",
-      series: [...groups].map(([label, rs]) => ({
-        label,
-        points: rs.map((r) => ({
-          x: r.d,
-          y: r.min_ratio === null || r.min_ratio <= 0 ? null : 4 * r.k * r.min_ratio,
-        })),
-      })),
-      logX: true,
-      logY: true,
-    }),
-  );
-  const png2 = `${a.out}/packing_norm.png`;
-  await savePng(
-    png2,
-    linesPng({
-      title: "Lemma 3.3: max_S |u_S|^2 (holds where <= 1)",
-      xLabel: "dimension d",
-      yLabel: "max squared norm",
-      series: [...groups].map(([label, rs]) => ({
-        label,
-        points: rs.map((r) => ({ x: r.d, y: r.max_norm_sq })),
-      })),
-      logX: true,
-    }),
-  );
+  /** One line per (m, k): `y` of its rows against d. */
+  const seriesOverD = (y: (r: PackingRow) => number | null) =>
+    [...groups].map(([label, rs]) => ({ label, points: rs.map((r) => ({ x: r.d, y: y(r) })) }));
+  /** Writes a line plot to `file` in the output folder; returns its path. */
+  const plot = async (file: string, spec: LinesSpec) => {
+    const path = `${a.out}/${file}`;
+    await savePng(path, linesPng(spec));
+    return path;
+  };
+  const png = await plot("packing.png", {
+    title: "Lemma 3.3: 4k * min |u_S - u_S'|^2 / |S delta S'| (holds where >= 1)",
+    xLabel: "dimension d",
+    yLabel: "separation / bound",
+    series: seriesOverD(
+      (r) => r.min_ratio === null || r.min_ratio <= 0 ? null : 4 * r.k * r.min_ratio,
+    ),
+    logX: true,
+    logY: true,
+  });
+  const png2 = await plot("packing_norm.png", {
+    title: "Lemma 3.3: max_S |u_S|^2 (holds where <= 1)",
+    xLabel: "dimension d",
+    yLabel: "max squared norm",
+    series: seriesOverD((r) => r.max_norm_sq),
+    logX: true,
+  });
   const fails = rows.filter((r) => !r.holds_norm || r.holds_ratio === false);
   console.error(
     `packing: ${rows.length} cells, ${fails.length} with a violated bound, ` +

@@ -23,33 +23,25 @@ interface Case {
 const pos = (dims: number[], seed: number) => rand(dims, seed, [0.5, 2]);
 const i64 = (dims: number[], xs: number[]) => tensor("int64", dims, xs);
 
+/** `op(a, b)` with a = rand(aDims, 1), b = rand(bDims, 2). */
+const binary = (
+  name: string,
+  op: "Add" | "Sub" | "Mul" | "Div" | "MatMul",
+  aDims: number[],
+  bDims: number[],
+): Case => ({
+  name,
+  inputs: { a: rand(aDims, 1), b: rand(bDims, 2) },
+  build: (g, v) => g.op[op](v.a, v.b),
+});
+
 const CASES: Case[] = [
   // Elementwise, with broadcasting in both directions.
-  {
-    name: "Add [3,4]+[4]",
-    inputs: { a: rand([3, 4], 1), b: rand([4], 2) },
-    build: (g, v) => g.op.Add(v.a, v.b),
-  },
-  {
-    name: "Add [3,1]+[1,4]",
-    inputs: { a: rand([3, 1], 1), b: rand([1, 4], 2) },
-    build: (g, v) => g.op.Add(v.a, v.b),
-  },
-  {
-    name: "Sub [2,3,4]-[3,1]",
-    inputs: { a: rand([2, 3, 4], 1), b: rand([3, 1], 2) },
-    build: (g, v) => g.op.Sub(v.a, v.b),
-  },
-  {
-    name: "Mul [2,3]*[2,3]",
-    inputs: { a: rand([2, 3], 1), b: rand([2, 3], 2) },
-    build: (g, v) => g.op.Mul(v.a, v.b),
-  },
-  {
-    name: "Mul scalar*[2,3]",
-    inputs: { a: rand([], 1), b: rand([2, 3], 2) },
-    build: (g, v) => g.op.Mul(v.a, v.b),
-  },
+  binary("Add [3,4]+[4]", "Add", [3, 4], [4]),
+  binary("Add [3,1]+[1,4]", "Add", [3, 1], [1, 4]),
+  binary("Sub [2,3,4]-[3,1]", "Sub", [2, 3, 4], [3, 1]),
+  binary("Mul [2,3]*[2,3]", "Mul", [2, 3], [2, 3]),
+  binary("Mul scalar*[2,3]", "Mul", [], [2, 3]),
   {
     name: "Div [3,4]/[4]",
     inputs: { a: rand([3, 4], 1), b: pos([4], 2) },
@@ -96,26 +88,10 @@ const CASES: Case[] = [
     build: (g, v) => g.op.Cast(v.x, "float64"),
   },
   // Linear algebra.
-  {
-    name: "MatMul 2D",
-    inputs: { a: rand([3, 4], 1), b: rand([4, 5], 2) },
-    build: (g, v) => g.op.MatMul(v.a, v.b),
-  },
-  {
-    name: "MatMul [2,3,4]x[4,5]",
-    inputs: { a: rand([2, 3, 4], 1), b: rand([4, 5], 2) },
-    build: (g, v) => g.op.MatMul(v.a, v.b),
-  },
-  {
-    name: "MatMul batched [2,3,4]x[2,4,5]",
-    inputs: { a: rand([2, 3, 4], 1), b: rand([2, 4, 5], 2) },
-    build: (g, v) => g.op.MatMul(v.a, v.b),
-  },
-  {
-    name: "MatMul batch broadcast [2,1,3,4]x[3,4,2]",
-    inputs: { a: rand([2, 1, 3, 4], 1), b: rand([3, 4, 2], 2) },
-    build: (g, v) => g.op.MatMul(v.a, v.b),
-  },
+  binary("MatMul 2D", "MatMul", [3, 4], [4, 5]),
+  binary("MatMul [2,3,4]x[4,5]", "MatMul", [2, 3, 4], [4, 5]),
+  binary("MatMul batched [2,3,4]x[2,4,5]", "MatMul", [2, 3, 4], [2, 4, 5]),
+  binary("MatMul batch broadcast [2,1,3,4]x[3,4,2]", "MatMul", [2, 1, 3, 4], [3, 4, 2]),
   ...[0, 1].flatMap((tA) =>
     [0, 1].map((tB): Case => ({
       name: `Gemm transA=${tA} transB=${tB} alpha/beta, bias [5]`,

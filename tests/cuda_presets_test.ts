@@ -17,6 +17,7 @@ import { auditRuns } from "../lib/cuda/programs.ts";
 import { auditModel, formatFindings, isError } from "../lib/cuda/audit.ts";
 import { CudaAuditError } from "../lib/cuda/gate.ts";
 import { ExecutionProviderError, Session } from "../lib/runtime/session.ts";
+import { task } from "./support/task.ts";
 
 for (const scale of ["quick", "full"]) {
   Deno.test(`cuda audit: every preset's programs at ${scale} scale are free of errors`, async () => {
@@ -134,18 +135,6 @@ Deno.test("cuda sessions audit their model first and refuse what would not run a
     (e: Error) => e instanceof CudaAuditError && /nondeterministic|atomics/.test(e.message),
   );
 });
-
-const TASKS: Record<string, string> = JSON.parse(Deno.readTextFileSync("deno.json")).tasks;
-async function task(name: string, args: string[]) {
-  const [, run, ...rest] = TASKS[name].split(/\s+/);
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [run, ...rest, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: out.code, stdout: dec(out.stdout), stderr: dec(out.stderr) };
-}
 
 Deno.test("deno task audit: exit 0 for a preset built for CUDA, 1 with the CPU atomics", async () => {
   const ok = await task("audit", ["paperB-exp1"]);

@@ -33,6 +33,7 @@ import {
   teacherConfig,
   validateMoeConfig,
 } from "../lib/nn/mod.ts";
+import { gateCase, MOE_PARAM_NAMES } from "./support/fixtures.ts";
 
 const nums = (t: HostTensor): number[] => Array.from(t.data as ArrayLike<number | bigint>, Number);
 
@@ -84,18 +85,7 @@ Deno.test("every gate x activation x strategy matches the float64 reference", as
   for (const gate of GATES) {
     for (const activation of ACTIVATIONS) {
       for (const strategy of ["dense", "sparse"] as const) {
-        const cfg = moeConfig({
-          m: 6,
-          k: 3,
-          w: 4,
-          dIn: 5,
-          dOut: 3,
-          gate,
-          activation,
-          routerBias: i % 2 === 0,
-          expertBias: i % 4 !== 1,
-          strategy,
-        });
+        const cfg = moeConfig({ ...gateCase(gate, activation, 3, i), strategy });
         i++;
         const ps = initMoe(cfg, key(i), { dtype: "float64" });
         const ref = moeReference(cfg, ps, xs);
@@ -347,14 +337,7 @@ Deno.test("deep MoE matches its reference (depth, residual, dense layers, both s
 Deno.test("init: torch bounds, names, determinism, independence of tensors", () => {
   const cfg = moeConfig({ m: 4, k: 2, w: 5, dIn: 6, dOut: 3, routerBias: true });
   const ps = initMoe(cfg, key(42), { dtype: "float64" });
-  assert.deepEqual([...ps.keys()], [
-    "moe0.router.weight",
-    "moe0.router.bias",
-    "moe0.experts.w1",
-    "moe0.experts.b1",
-    "moe0.experts.w2",
-    "moe0.experts.b2",
-  ]);
+  assert.deepEqual([...ps.keys()], MOE_PARAM_NAMES);
   for (const p of moeParamShapes({ ...cfg, depth: 1 })) {
     const t = ps.get("moe0." + p.name)!;
     assert.deepEqual(t.dims, p.dims);

@@ -26,6 +26,7 @@ import {
   type MoeLayerConfig,
   type ParamSet,
 } from "../lib/nn/mod.ts";
+import { DEEP_2_3 } from "./support/fixtures.ts";
 
 /** Normalized error bound for the piecewise-smooth activations (relu, linear, constant). */
 const TOL = 1e-6;
@@ -271,18 +272,7 @@ Deno.test("router gradient: exactly 0 for equal and top-1 softmax-topk, not for 
 Deno.test("grad deep MoE (2 layers, residual, dense layer between, 2-layer experts)", async () => {
   const grads: Record<string, Float64Array>[] = [];
   for (const strategy of ["dense", "sparse"] as const) {
-    const cfg = deepMoeConfig({
-      dIn: 4,
-      dOut: 2,
-      layers: 2,
-      experts: 3,
-      k: 2,
-      expertWidth: 4,
-      expertDepth: 2,
-      residual: true,
-      denseBetween: true,
-      strategy,
-    });
+    const cfg = deepMoeConfig({ ...DEEP_2_3, strategy });
     const ps = initDeepMoe(cfg, key(31), { dtype: "float64" });
     const xs = normals(32, B * 4);
     const names = [...ps.keys()];

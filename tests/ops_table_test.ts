@@ -32,38 +32,35 @@ Deno.test("unbroadcast names existing inputs only", () => {
   }
 });
 
+/** The gradient of sum(-x) over x: float64[3] with Neg's rule replaced by `rule` meanwhile. */
+function gradWithNegRule(rule: NonNullable<typeof OPS.Neg.grad>): () => unknown {
+  return () => {
+    const right = OPS.Neg.grad;
+    OPS.Neg.grad = rule;
+    try {
+      const g = new Graph("t");
+      const x = g.input("x", "float64", [3]);
+      return grad(g, g.op.ReduceSum(g.op.Neg(x), undefined, { keepdims: 0 }), [x]);
+    } finally {
+      OPS.Neg.grad = right;
+    }
+  };
+}
+
 Deno.test("a rule returning more gradients than inputs is a GradError naming the node", () => {
-  const right = OPS.Neg.grad;
-  OPS.Neg.grad = (_c, _n, [gy]) => [gy, gy];
-  try {
-    const g = new Graph("t");
-    const x = g.input("x", "float64", [3]);
-    const loss = g.op.ReduceSum(g.op.Neg(x), undefined, { keepdims: 0 });
-    assert.throws(
-      () => grad(g, loss, [x]),
-      (e: Error) =>
-        e instanceof GradError &&
-        /node Neg \(Neg\): its rule returned 2 gradients for 1 inputs/.test(e.message),
-    );
-  } finally {
-    OPS.Neg.grad = right;
-  }
+  assert.throws(
+    gradWithNegRule((_c, _n, [gy]) => [gy, gy]),
+    (e: Error) =>
+      e instanceof GradError &&
+      /node Neg \(Neg\): its rule returned 2 gradients for 1 inputs/.test(e.message),
+  );
 });
 
 Deno.test("a rule returning a gradient of the wrong shape is a GradError naming the input", () => {
-  const right = OPS.Neg.grad;
-  OPS.Neg.grad = (c, _n, [gy]) => [c.op.ReduceSum(gy!, [0], { keepdims: 1 })];
-  try {
-    const g = new Graph("t");
-    const x = g.input("x", "float64", [3]);
-    const loss = g.op.ReduceSum(g.op.Neg(x), undefined, { keepdims: 0 });
-    assert.throws(
-      () => grad(g, loss, [x]),
-      /node Neg \(Neg\): the gradient of input 0 \('x': float64\[3\]\) has shape \[1\]/,
-    );
-  } finally {
-    OPS.Neg.grad = right;
-  }
+  assert.throws(
+    gradWithNegRule((c, _n, [gy]) => [c.op.ReduceSum(gy!, [0], { keepdims: 1 })]),
+    /node Neg \(Neg\): the gradient of input 0 \('x': float64\[3\]\) has shape \[1\]/,
+  );
 });
 
 Deno.test("an op without a rule says why in the autodiff's error", () => {

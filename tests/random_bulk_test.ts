@@ -2,6 +2,13 @@ import assert from "node:assert/strict";
 import { BulkRng, fillNormal, fillUniform } from "../lib/random/bulk.ts";
 import { key, Stream, uniform } from "../lib/random/prng.ts";
 
+/** The polynomial with coefficients `c` (highest power first) at `z`. */
+function horner(z: number, c: readonly number[]): number {
+  let v = c[0];
+  for (let i = 1; i < c.length; i++) v = v * z + c[i];
+  return v;
+}
+
 /** Standard normal CDF to ~1e-14 (Hart 1968 / West 2005, double precision). */
 function phi(x: number): number {
   const z = Math.abs(x);
@@ -9,19 +16,25 @@ function phi(x: number): number {
   if (z < 37) {
     const e = Math.exp(-z * z / 2);
     if (z < 7.07106781186547) {
-      let n = 3.52624965998911e-2 * z + 0.700383064443688;
-      n = n * z + 6.37396220353165;
-      n = n * z + 33.912866078383;
-      n = n * z + 112.079291497871;
-      n = n * z + 221.213596169931;
-      n = n * z + 220.206867912376;
-      let d = 8.83883476483184e-2 * z + 1.75566716318264;
-      d = d * z + 16.064177579207;
-      d = d * z + 86.7807322029461;
-      d = d * z + 296.564248779674;
-      d = d * z + 637.333633378831;
-      d = d * z + 793.826512519948;
-      d = d * z + 440.413735824752;
+      const n = horner(z, [
+        3.52624965998911e-2,
+        0.700383064443688,
+        6.37396220353165,
+        33.912866078383,
+        112.079291497871,
+        221.213596169931,
+        220.206867912376,
+      ]);
+      const d = horner(z, [
+        8.83883476483184e-2,
+        1.75566716318264,
+        16.064177579207,
+        86.7807322029461,
+        296.564248779674,
+        637.333633378831,
+        793.826512519948,
+        440.413735824752,
+      ]);
       c = e * n / d;
     } else {
       c = e / (z + 1 / (z + 2 / (z + 3 / (z + 4 / (z + 0.65))))) / 2.506628274631;

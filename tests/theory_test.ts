@@ -40,6 +40,7 @@ import {
 import { parseCensusArgs } from "../tasks/census.ts";
 import { parsePackingArgs } from "../tasks/packing.ts";
 import { parsePartitionArgs } from "../tasks/partition.ts";
+import { task } from "./support/task.ts";
 
 /** A bias-free 2-D router with r_j at the given angles and norms. */
 function router2d(angles: number[], norms = angles.map(() => 1)): Router {
@@ -375,20 +376,6 @@ Deno.test("executor --save-models hook: the trained student is written and read 
     await Deno.remove(root, { recursive: true });
   }
 });
-
-const TASKS: Record<string, string> = JSON.parse(Deno.readTextFileSync("deno.json")).tasks;
-
-/** Runs a task with deno.json's permissions (as `deno task` would), as a direct child. */
-async function task(name: string, args: string[]) {
-  const [, run, ...rest] = TASKS[name].split(/\s+/);
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [run, ...rest, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: out.code, stdout: dec(out.stdout), stderr: dec(out.stderr) };
-}
 
 function isPng(bytes: Uint8Array): boolean {
   return [137, 80, 78, 71, 13, 10, 26, 10].every((b, i) => bytes[i] === b);

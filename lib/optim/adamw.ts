@@ -17,15 +17,13 @@
  */
 import type { Graph, Value } from "../graph/builder.ts";
 import type { FloatDType } from "../graph/dtype.ts";
-import type { HostTensor } from "../graph/tensor.ts";
 import {
   asDType,
   asF64,
-  checkUpdate,
+  defineOptimizer,
   type Optimizer,
   ScalarCache,
   type StepContext,
-  zerosState,
 } from "./optimizer.ts";
 import { checkKeys, checkNumber, nonNegative, show, unitInterval } from "../validate.ts";
 
@@ -99,25 +97,20 @@ export function adamw(opts: AdamWOptions = {}): Optimizer {
     };
   };
 
-  return {
-    name: "adamw",
-    initState: (param: HostTensor) => zerosState(param, ADAMW_STATE),
-    update(g, param, grad, state, ctx) {
-      checkUpdate("adamw.update", param, grad, state, ctx, ADAMW_STATE);
-      const { op } = g;
-      const dtype = param.dtype as FloatDType;
-      const s = cache.get(g, ctx, dtype, () => scalars(g, ctx, dtype));
-      const p = s.decay ? op.Mul(param, s.decay) : param;
-      const m = b1 === 0 ? grad : op.Add(op.Mul(state.exp_avg_scaled, b1), grad);
-      const gg = op.Mul(grad, grad);
-      const v = b2 === 0 ? gg : op.Add(op.Mul(state.exp_avg_sq_scaled, b2), gg);
-      const upd = op.Mul(op.Div(m, op.Add(op.Sqrt(v), s.epsHat)), s.stepSize);
-      return {
-        param: op.Sub(p, upd),
-        state: { exp_avg_scaled: m, exp_avg_sq_scaled: v },
-      };
-    },
-  };
+  return defineOptimizer("adamw", ADAMW_STATE, (g, param, grad, state, ctx) => {
+    const { op } = g;
+    const dtype = param.dtype as FloatDType;
+    const s = cache.get(g, ctx, dtype, () => scalars(g, ctx, dtype));
+    const p = s.decay ? op.Mul(param, s.decay) : param;
+    const m = b1 === 0 ? grad : op.Add(op.Mul(state.exp_avg_scaled, b1), grad);
+    const gg = op.Mul(grad, grad);
+    const v = b2 === 0 ? gg : op.Add(op.Mul(state.exp_avg_sq_scaled, b2), gg);
+    const upd = op.Mul(op.Div(m, op.Add(op.Sqrt(v), s.epsHat)), s.stepSize);
+    return {
+      param: op.Sub(p, upd),
+      state: { exp_avg_scaled: m, exp_avg_sq_scaled: v },
+    };
+  });
 }
 
 /** torch's AdamW state (exp_avg, exp_avg_sq) from ours, e.g. to hand a checkpoint to torch. */

@@ -98,6 +98,25 @@ export function checkUpdate(
 }
 
 /**
+ * An optimizer from its name, state keys and update rule: the state starts at zeros, and each
+ * update is checked (dtypes, scalar context, state keys) before `rule` appends it.
+ */
+export function defineOptimizer(
+  name: string,
+  keys: readonly string[],
+  rule: Optimizer["update"],
+): Optimizer {
+  return {
+    name,
+    initState: (param: HostTensor) => zerosState(param, keys),
+    update(g, param, grad, state, ctx) {
+      checkUpdate(`${name}.update`, param, grad, state, ctx, keys);
+      return rule(g, param, grad, state, ctx);
+    },
+  };
+}
+
+/**
  * Per-context memo: scalar subgraphs depend only on (lr, step, dtype), so every parameter of
  * a group reuses one copy instead of emitting its own.
  */

@@ -10,8 +10,7 @@
  */
 import type { Value } from "../graph/builder.ts";
 import type { FloatDType } from "../graph/dtype.ts";
-import type { HostTensor } from "../graph/tensor.ts";
-import { checkUpdate, type Optimizer, ScalarCache, zerosState } from "./optimizer.ts";
+import { defineOptimizer, type Optimizer, ScalarCache } from "./optimizer.ts";
 import { checkKeys, checkNumber, nonNegative, show } from "../validate.ts";
 
 /** Options of `sgd` (torch.optim.SGD's, with its defaults). */
@@ -72,31 +71,26 @@ export function sgd(opts: SgdOptions = {}): Optimizer {
   const o = resolveSgd(opts);
   const keys = sgdStateKeys(o);
   const cache = new ScalarCache<Scalars>();
-  return {
-    name: "sgd",
-    initState: (param: HostTensor) => zerosState(param, keys),
-    update(g, param, grad, state, ctx) {
-      checkUpdate("sgd.update", param, grad, state, ctx, keys);
-      const { op } = g;
-      let d = o.weightDecay === 0 ? grad : op.Add(grad, op.Mul(param, o.weightDecay));
-      const newState: Record<string, Value> = {};
-      if (o.momentum !== 0) {
-        const dt = param.dtype as FloatDType;
-        const s = cache.get(g, ctx, dt, () => {
-          const first = op.Equal(ctx.step, 1);
-          return {
-            bufScale: op.Where(first, g.literal(0, dt), o.momentum),
-            gradScale: o.dampening === 0
-              ? undefined
-              : op.Where(first, g.literal(1, dt), 1 - o.dampening),
-          };
-        });
-        const scaled = s.gradScale ? op.Mul(d, s.gradScale) : d;
-        const buf = op.Add(op.Mul(state.momentum_buffer, s.bufScale), scaled);
-        newState.momentum_buffer = buf;
-        d = o.nesterov ? op.Add(d, op.Mul(buf, o.momentum)) : buf;
-      }
-      return { param: op.Sub(param, op.Mul(d, ctx.lr)), state: newState };
-    },
-  };
+  return defineOptimizer("sgd", keys, (g, param, grad, state, ctx) => {
+    const { op } = g;
+    let d = o.weightDecay === 0 ? grad : op.Add(grad, op.Mul(param, o.weightDecay));
+    const newState: Record<string, Value> = {};
+    if (o.momentum !== 0) {
+      const dt = param.dtype as FloatDType;
+      const s = cache.get(g, ctx, dt, () => {
+        const first = op.Equal(ctx.step, 1);
+        return {
+          bufScale: op.Where(first, g.literal(0, dt), o.momentum),
+          gradScale: o.dampening === 0
+            ? undefined
+            : op.Where(first, g.literal(1, dt), 1 - o.dampening),
+        };
+      });
+      const scaled = s.gradScale ? op.Mul(d, s.gradScale) : d;
+      const buf = op.Add(op.Mul(state.momentum_buffer, s.bufScale), scaled);
+      newState.momentum_buffer = buf;
+      d = o.nesterov ? op.Add(d, op.Mul(buf, o.momentum)) : buf;
+    }
+    return { param: op.Sub(param, op.Mul(d, ctx.lr)), state: newState };
+  });
 }

@@ -118,26 +118,22 @@ function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
 }
 
-/** Fills `out` with N(mean, std^2) draws from `k`. */
-export function normal<T extends Float32Array | Float64Array>(
-  k: Key,
-  out: T,
-  mean = 0,
-  std = 1,
-): T {
+/** The float arrays the fillers write. */
+type Floats = Float32Array | Float64Array;
+
+/** Fills `out` with `draw(stream)`, one call per element in order, from a fresh stream of `k`. */
+function fill<T extends Floats>(k: Key, out: T, draw: (s: Stream) => number): T {
   const s = new Stream(k);
-  for (let i = 0; i < out.length; i++) out[i] = mean + std * s.normal();
+  for (let i = 0; i < out.length; i++) out[i] = draw(s);
   return out;
 }
 
+/** Fills `out` with N(mean, std^2) draws from `k`. */
+export function normal<T extends Floats>(k: Key, out: T, mean = 0, std = 1): T {
+  return fill(k, out, (s) => mean + std * s.normal());
+}
+
 /** Fills `out` with U[lo, hi) draws from `k`. */
-export function uniform<T extends Float32Array | Float64Array>(
-  k: Key,
-  out: T,
-  lo = 0,
-  hi = 1,
-): T {
-  const s = new Stream(k);
-  for (let i = 0; i < out.length; i++) out[i] = lo + (hi - lo) * s.uniform();
-  return out;
+export function uniform<T extends Floats>(k: Key, out: T, lo = 0, hi = 1): T {
+  return fill(k, out, (s) => lo + (hi - lo) * s.uniform());
 }

@@ -11,7 +11,8 @@
 import { parseArgs } from "node:util";
 import { runSweep, sweepExitCode } from "../../lib/sweep/engine.ts";
 import { parseShard } from "../../lib/sweep/shard.ts";
-import type { Executor, MoeSpec, RunConfig, RunResult } from "../../lib/sweep/types.ts";
+import { runId } from "../../lib/sweep/runid.ts";
+import type { Executor, MoeSpec, RunConfig, RunRecord, RunResult } from "../../lib/sweep/types.ts";
 
 export const FAKE_EPOCHS = 3;
 export const FAKE_STEPS_PER_EPOCH = 4;
@@ -131,6 +132,17 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     }, ms);
     signal.addEventListener("abort", onAbort, { once: true });
   });
+}
+
+/** The record a finished fake run of `config` leaves: its fakeResult, finished at `finishedAt`. */
+export function fakeRecord(config: RunConfig, finishedAt: string): RunRecord {
+  return {
+    run_id: runId(config),
+    config,
+    result: fakeResult(config),
+    versions: FAKE_VERSIONS,
+    finished_at: finishedAt,
+  };
 }
 
 /** Options of fakeExecutor. */

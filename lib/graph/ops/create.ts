@@ -19,6 +19,24 @@ const randomAttrs = (ps: string[]): Record<string, AttrType> =>
   ]);
 type RandomAt = { dtype?: DType; seed?: number };
 
+/** RandomNormal and RandomUniform: a tensor of `shape` drawn with the distribution's two `ps`. */
+function randomDef<P extends string>(ps: [P, P]) {
+  return def({
+    inputs: [],
+    outputs: ["attr:dtype"],
+    attrs: randomAttrs(ps),
+    wrap: (e) => (shape: number[], at: RandomAt & Partial<Record<P, number>> = {}) =>
+      e([], {
+        shape,
+        dtype: ONNX_DTYPE[at.dtype ?? "float32"],
+        [ps[0]]: at[ps[0]],
+        [ps[1]]: at[ps[1]],
+        seed: at.seed,
+      })[0],
+    shape: ({ attrs }) => [ints(attrs.get("shape"))],
+  });
+}
+
 export const CREATE = {
   Cast: def({
     inputs: ["T"],
@@ -67,34 +85,8 @@ export const CREATE = {
       ];
     },
   }),
-  RandomNormal: def({
-    inputs: [],
-    outputs: ["attr:dtype"],
-    attrs: randomAttrs(["mean", "scale"]),
-    wrap: (e) => (shape: number[], at: RandomAt & { mean?: number; scale?: number } = {}) =>
-      e([], {
-        shape,
-        dtype: ONNX_DTYPE[at.dtype ?? "float32"],
-        mean: at.mean,
-        scale: at.scale,
-        seed: at.seed,
-      })[0],
-    shape: ({ attrs }) => [ints(attrs.get("shape"))],
-  }),
-  RandomUniform: def({
-    inputs: [],
-    outputs: ["attr:dtype"],
-    attrs: randomAttrs(["low", "high"]),
-    wrap: (e) => (shape: number[], at: RandomAt & { low?: number; high?: number } = {}) =>
-      e([], {
-        shape,
-        dtype: ONNX_DTYPE[at.dtype ?? "float32"],
-        low: at.low,
-        high: at.high,
-        seed: at.seed,
-      })[0],
-    shape: ({ attrs }) => [ints(attrs.get("shape"))],
-  }),
+  RandomNormal: randomDef(["mean", "scale"]),
+  RandomUniform: randomDef(["low", "high"]),
   Loop: def({
     inputs: ["int64?", "bool?", "*..."],
     outputs: ["graph"],
