@@ -102,6 +102,8 @@ async function evaluateEpoch(
     const row = epochRow(epoch, sums[r] / run.stepsPerEpoch, metricValues(m), {
       lr: lrAt(run.schedule, cfgs[r].train.lr, epoch * run.stepsPerEpoch),
     });
+    const router = await run.routerOf(r).run(run.paramsOf(r), feeds.x);
+    if (router.length) row.router = router;
     if (!Number.isFinite(row.test_loss)) {
       t.diverged = true;
       t.divergedAt = run.trainer.state.step;

@@ -10,6 +10,7 @@ import { type DeepMoeConfig, deepMoeConfig, moeConfig } from "../nn/config.ts";
 import { initDeepMoe, initMoe } from "../nn/init.ts";
 import { deepParamShapes, moeModelParamShapes, type ParamShape } from "../nn/layout.ts";
 import { moeForward } from "../nn/moe.ts";
+import type { MoeRoute } from "../nn/gates.ts";
 import { balanceTerms } from "../nn/balance.ts";
 import { deepMoeForward } from "../nn/deep.ts";
 import type { ParamSet, ParamValues } from "../nn/params.ts";
@@ -35,6 +36,8 @@ export interface Model {
   carried?: ReadonlySet<string>;
   outDim: number;
   forward(g: Graph, p: ParamValues, x: Value): ModelOutput;
+  /** Each MoE layer's routing on x as the forward routes (top-k indices and router scores). */
+  routes(g: Graph, p: ParamValues, x: Value): MoeRoute[];
 }
 
 /** The deep model's config of a run with `model.kind` "deep". */
@@ -89,6 +92,7 @@ function studentForward(cfg: RunConfig): Model {
           ...(terms.bias && bias ? { updates: { [bias]: terms.bias } } : {}),
         };
       },
+      routes: (g, p, x) => [moeForward(g, c, p, x, { cost }).route],
     };
   }
   const c = deepConfigOf(cfg);
@@ -100,6 +104,7 @@ function studentForward(cfg: RunConfig): Model {
       const r = deepMoeForward(g, c, p, x, cost);
       return { y: r.y, strategy: [...new Set(r.strategies)].join("+") };
     },
+    routes: (g, p, x) => deepMoeForward(g, c, p, x, cost).routes,
   };
 }
 

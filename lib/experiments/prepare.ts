@@ -19,6 +19,7 @@ import type { ParamValues } from "../nn/params.ts";
 import { type Model, studentModel, target } from "./models.ts";
 import { checkRunShape, optimizerOf, scheduleOf } from "./train_config.ts";
 import { groupKey } from "./grouping.ts";
+import { RouterEvaluator } from "./router_eval.ts";
 
 /** How the executor builds and runs its programs. */
 export interface ExecutorOptions {
@@ -85,6 +86,8 @@ export interface PreparedGroup extends PreparedRun {
   evaluatorOf(r: number): Evaluator;
   /** Student r's compute strategy as built. */
   strategyOf(r: number): string;
+  /** Student r's routing program (router loads): run it with `paramsOf(r)`. */
+  routerOf(r: number): RouterEvaluator;
 }
 
 /** Builds the training and evaluation programs of `cfg` and its data source. */
@@ -210,10 +213,20 @@ export async function prepareGroup(
   // One evaluator per distinct student model (a cell's lrs share one).
   const evaluators = new Map<string, Evaluator>();
   const evaluatorOf: Evaluator[] = [];
+  const routers = new Map<string, RouterEvaluator>();
+  const routerOf: RouterEvaluator[] = [];
   for (const [r, c] of cfgs.entries()) {
     const modelKey = canonicalJson(c.model, "model");
     let ev = evaluators.get(modelKey);
     if (!ev) {
+      const { threads, ep, allowCpuFallback, spinning } = opts;
+      const rev = await RouterEvaluator.create(students[r], dt, d, {
+        threads,
+        ep,
+        allowCpuFallback,
+        spinning,
+      });
+      routers.set(modelKey, rev);
       const st = students[r];
       ev = await Evaluator.create({
         dtype: dt,
@@ -238,6 +251,7 @@ export async function prepareGroup(
       evaluators.set(modelKey, ev);
     }
     evaluatorOf.push(ev);
+    routerOf.push(routers.get(modelKey)!);
   }
 
   const data = {
@@ -272,12 +286,14 @@ export async function prepareGroup(
       Object.fromEntries(names[r].map((n) => [n, trainer.state.params[member(r, n)]])),
     evaluatorOf: (r) => evaluatorOf[r],
     strategyOf: (r) => strategies[r],
+    routerOf: (r) => routerOf[r],
     nextBatch: (n) => feeds(source.next(n, B)),
     fetchBatch: async (n) => feeds(await prefetcher.next(n)),
     async release() {
       prefetcher.close();
       await trainer.release();
       for (const ev of evaluators.values()) await ev.release();
+      for (const ev of routers.values()) await ev.release();
     },
   };
 }

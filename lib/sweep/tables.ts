@@ -7,6 +7,7 @@
 import { canonicalJson } from "./runid.ts";
 import type { RunConfig, RunRecord } from "./types.ts";
 import { shorthand } from "../nn/config.ts";
+import { curveRouterCells, resultRouterCells, routerColumns } from "./router_loads.ts";
 
 /** The fixed leading columns of results.csv; the runs' label keys follow (sorted). */
 export const RESULTS_COLUMNS = [
@@ -170,6 +171,7 @@ function resultRow(r: RunRecord): Record<string, unknown> {
     status: res.status,
     wall_s: res.wall_s,
     strategy: res.strategy,
+    ...resultRouterCells(res.curves),
   };
 }
 
@@ -207,8 +209,13 @@ export function sortRecords(records: RunRecord[]): RunRecord[] {
  * are not already columns; rows in sortRecords order.
  */
 export function resultsTable(records: RunRecord[]): Table {
-  const columns = [...RESULTS_COLUMNS, ...labelColumns(records, RESULTS_COLUMNS)];
-  return { columns, rows: sortRecords(records).map(resultRow) };
+  const rows = sortRecords(records).map(resultRow);
+  const columns = [
+    ...RESULTS_COLUMNS,
+    ...labelColumns(records, RESULTS_COLUMNS),
+    ...routerColumns(rows),
+  ];
+  return { columns, rows };
 }
 
 /**
@@ -275,8 +282,9 @@ export function curvesTable(records: RunRecord[]): Table {
         zero_loss: e.zero_loss,
         normalized: e.normalized,
         lr: e.lr,
+        ...curveRouterCells(e.router),
       });
     }
   }
-  return { columns: [...CURVES_COLUMNS], rows };
+  return { columns: [...CURVES_COLUMNS, ...routerColumns(rows)], rows };
 }

@@ -6,6 +6,7 @@
 import type { InputDist } from "../data/inputs.ts";
 import type { MoeLayerConfig } from "../nn/config.ts";
 import type { OptimizerName } from "../optim/registry.ts";
+import type { LayerLoad } from "./router_loads.ts";
 
 /** One student-teacher (or student-function) training run, fully resolved. */
 export interface RunConfig {
@@ -94,6 +95,8 @@ export interface EpochRow {
   normalized: number;
   /** Learning rate of the epoch's last step. */
   lr: number;
+  /** Each MoE layer's expert loads on the epoch's test set (absent in older records). */
+  router?: LayerLoad[];
 }
 
 /** The outcome of one run. */
