@@ -6,19 +6,9 @@
 import assert from "node:assert/strict";
 import { parseCsv } from "../lib/io/csv.ts";
 import { shellQuote } from "../lib/sweep/slurm.ts";
+import { task } from "./support/task.ts";
 
-const TASKS: Record<string, string> = JSON.parse(Deno.readTextFileSync("deno.json")).tasks;
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
-
-async function task(name: string, args: string[]) {
-  const [, run, ...rest] = TASKS[name].split(/\s+/);
-  const o = await new Deno.Command(Deno.execPath(), {
-    args: [run, ...rest, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: o.code, stdout: dec(o.stdout), stderr: dec(o.stderr) };
-}
 
 const TINY = [
   "fig2",

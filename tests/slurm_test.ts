@@ -11,6 +11,7 @@ import { parseCsv } from "../lib/io/csv.ts";
 import { resolvePreset } from "../lib/experiments/registry.ts";
 import { shardRuns } from "../lib/sweep/shard.ts";
 import { runId } from "../lib/sweep/runid.ts";
+import { task } from "./support/task.ts";
 
 const BINARIES = ["munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "sinfo"];
 const PATHS = [...(Deno.env.get("PATH") ?? "").split(":"), "/usr/sbin", "/sbin"];
@@ -32,7 +33,6 @@ const SKIP = missing.length
   : undefined;
 if (SKIP) console.log(SKIP);
 
-const TASKS: Record<string, string> = JSON.parse(Deno.readTextFileSync("deno.json")).tasks;
 const SHARDS = 3;
 // 9 runs (3 teachers × 3 students), a few seconds of training each group.
 const PRESET = {
@@ -197,18 +197,6 @@ class Cluster {
       )
     );
   }
-}
-
-async function task(name: string, args: string[], env: Record<string, string> = {}) {
-  const [, run, ...rest] = TASKS[name].split(/\s+/);
-  const o = await new Deno.Command(Deno.execPath(), {
-    args: [run, ...rest, ...args],
-    env,
-    stdout: "piped",
-    stderr: "piped",
-  })
-    .output();
-  return { code: o.code, stdout: dec(o.stdout), stderr: dec(o.stderr) };
 }
 
 const names = (dir: string) => {
