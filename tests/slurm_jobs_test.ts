@@ -7,14 +7,11 @@ import assert from "node:assert/strict";
 import { parseCsv } from "../lib/io/csv.ts";
 import { shellQuote } from "../lib/sweep/slurm.ts";
 import { task } from "./support/task.ts";
+import { TINY_FIG2_ARGS } from "./support/fixtures.ts";
 
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 
-const TINY = [
-  "fig2",
-  ...["--archs", "4e2a,8e4a", "--d", "16", "--epochs", "1", "--samples-per-epoch", "2048"],
-  ...["--batch", "256", "--test-samples", "512"],
-];
+const TINY = [...TINY_FIG2_ARGS, "--epochs", "1"];
 
 Deno.test("deno task slurm: the array and merge scripts complete the folder when run", async () => {
   const root = await Deno.makeTempDir({ prefix: "slurm-jobs-" });

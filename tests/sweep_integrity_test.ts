@@ -23,6 +23,7 @@ import { parseCsv } from "../lib/io/csv.ts";
 import type { RunConfig } from "../lib/sweep/types.ts";
 import { fakeRecord, makeRuns } from "./support/fake_sweep.ts";
 import { task } from "./support/task.ts";
+import { TINY_FIG2_ARGS } from "./support/fixtures.ts";
 
 const record = (config: RunConfig) => fakeRecord(config, "2026-01-01T00:00:00.000Z");
 
@@ -123,11 +124,7 @@ Deno.test("a folder mixed by an older version: reported, never averaged", async 
   }
 });
 
-const TINY = [
-  "fig2",
-  ...["--archs", "4e2a,8e4a", "--d", "16", "--samples-per-epoch", "2048", "--batch", "256"],
-  ...["--test-samples", "512", "--threads", "1"],
-];
+const TINY = [...TINY_FIG2_ARGS, "--threads", "1"];
 
 Deno.test("shards in separate folders merge into a complete folder; mixing is refused", async () => {
   const root = await Deno.makeTempDir({ prefix: "integrity-cli-" });

@@ -44,3 +44,10 @@ export function gateCase(gate: Gate, activation: Activation, k: number, i: numbe
     expertBias: i % 4 !== 1,
   };
 }
+
+/** `deno task sweep` arguments for a tiny fig2 (two architectures at d = 16, small data). */
+export const TINY_FIG2_ARGS: readonly string[] = [
+  "fig2",
+  ...["--archs", "4e2a,8e4a", "--d", "16", "--samples-per-epoch", "2048", "--batch", "256"],
+  ...["--test-samples", "512"],
+];
