@@ -18,16 +18,8 @@ Deno.test("deno task slurm: the array and merge scripts complete the folder when
   try {
     const r = await task("slurm", [
       ...TINY,
-      "--shards",
-      "3",
-      "--time",
-      "0:30:00",
-      "--mem",
-      "2G",
-      "--partition",
-      "cpu",
-      "--out",
-      root,
+      ...["--shards", "3", "--time", "0:30:00", "--mem", "2G", "--partition", "cpu"],
+      ...["--out", root],
     ]);
     assert.equal(r.code, 0, r.stderr);
     const m = /^fig2: configuration ([0-9a-f]{8}): 3 shards -> (\S+); jobs in (\S+)\n/.exec(
@@ -85,19 +77,8 @@ Deno.test("deno task slurm --k8s: an Indexed Job (completion index = shard) and 
   try {
     const r = await task("slurm", [
       ...TINY,
-      "--shards",
-      "4",
-      "--cpus",
-      "2",
-      "--mem",
-      "4G",
-      "--k8s",
-      "--image",
-      "reg/moe:1",
-      "--claim",
-      "pvc1",
-      "--out",
-      root,
+      ...["--shards", "4", "--cpus", "2", "--mem", "4G"],
+      ...["--k8s", "--image", "reg/moe:1", "--claim", "pvc1", "--out", root],
     ]);
     assert.equal(r.code, 0, r.stderr);
     const jobs = /kubectl apply -f (\S+)\/sweep-job\.json && kubectl wait/.exec(r.stdout)![1];
