@@ -13,7 +13,10 @@ def _act(z, a):
     if a == "linear":
         return z
     if a == "gelu":  # exact: z Phi(z)
-        return torch.nn.functional.gelu(z)
+        # Written out rather than F.gelu: the gelu backward of Debian's torch 1.13 reads
+        # uninitialized memory on some inputs of deep models (gradients of 1e21 or NaN that
+        # change from call to call); this form is deterministic and equal to 1 ulp.
+        return 0.5 * z * (1.0 + torch.erf(z * 0.7071067811865476))
     raise ValueError(f"activation: {a!r} has no elementwise form")
 
 

@@ -113,6 +113,13 @@ def check_grads(model, x):
     y = model(x)
     r = torch.randn(y.shape, generator=gen, dtype=y.dtype)
     (y * r).sum().backward()
+    # The same backward twice gives the same bits (a kernel reading uninitialized memory does not).
+    first = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad(set_to_none=True)
+    (model(x) * r).sum().backward()
+    for n, p in model.named_parameters():
+        if n in first:
+            assert torch.equal(first[n], p.grad), f"{n}: gradient differs between two backwards"
     got = []
     # a / sum(a) over one selected expert is 1 up to rounding: "no gradient" allows rounding.
     scale = max(float(p.grad.abs().max()) for p in model.parameters() if p.grad is not None)
