@@ -48,111 +48,66 @@ interface Case {
   strategy?: ExportStrategy;
 }
 
+/** A single-layer case: its config (through moeConfig), dtype and export strategy. */
+const moeCase = (
+  name: string,
+  config: Parameters<typeof moeConfig>[0],
+  dtype: Case["dtype"],
+  strategy?: ExportStrategy,
+): Case => ({ name, model: { kind: "moe", config: moeConfig(config) }, dtype, strategy });
+
 /** The Python check covers every gate and activation, both strategies, both dtypes, deep. */
 const CASES: Case[] = [
-  {
-    name: "moe-topk-relu",
-    model: {
-      kind: "moe",
-      config: moeConfig({ m: 6, k: 3, w: 4, dIn: 5, dOut: 3, routerBias: true }),
-    },
-    dtype: "float32",
-  },
-  {
-    name: "moe-equal-linear-sparse",
-    model: {
-      kind: "moe",
-      config: moeConfig({ m: 5, k: 2, w: 3, dIn: 4, gate: "equal", activation: "linear" }),
-    },
-    dtype: "float32",
-    strategy: "sparse",
-  },
-  {
-    name: "moe-all-constant",
-    model: {
-      kind: "moe",
-      config: moeConfig({
-        m: 6,
-        k: 2,
-        w: 3,
-        dIn: 4,
-        dOut: 5,
-        gate: "softmax-all",
-        activation: "constant",
-      }),
-    },
-    dtype: "float64",
-  },
-  {
-    name: "moe-topk-gelu-nobias-sparse",
-    model: {
-      kind: "moe",
-      config: moeConfig({
-        m: 4,
-        k: 2,
-        w: 5,
-        dIn: 6,
-        dOut: 2,
-        activation: "gelu",
-        expertBias: false,
-      }),
-    },
-    dtype: "float64",
-    strategy: "sparse",
-  },
-  {
-    name: "moe-sigmoid-selectbias-scale",
-    model: {
-      kind: "moe",
-      config: moeConfig({
-        m: 6,
-        k: 2,
-        w: 3,
-        dIn: 5,
-        dOut: 4,
-        gate: "sigmoid-topk",
-        selectBias: true,
-        routedScale: 2.5,
-      }),
-    },
-    dtype: "float64",
-  },
-  {
-    name: "moe-sigmoid-sparse",
-    model: {
-      kind: "moe",
-      config: moeConfig({ m: 5, k: 3, w: 4, dIn: 4, dOut: 3, gate: "sigmoid-topk" }),
-    },
-    dtype: "float32",
-    strategy: "sparse",
-  },
-  {
-    name: "moe-topk-selectbias-sparse",
-    model: {
-      kind: "moe",
-      config: moeConfig({ m: 6, k: 2, w: 3, dIn: 4, dOut: 3, selectBias: true }),
-    },
-    dtype: "float64",
-    strategy: "sparse",
-  },
-  {
-    name: "moe-shared-gelu-sparse",
-    model: {
-      kind: "moe",
-      config: moeConfig({
-        m: 5,
-        k: 2,
-        w: 3,
-        dIn: 4,
-        dOut: 3,
-        activation: "gelu",
-        sharedExperts: 2,
-        sharedWidth: 4,
-      }),
-    },
-    dtype: "float64",
-    strategy: "sparse",
-  },
+  moeCase("moe-topk-relu", { m: 6, k: 3, w: 4, dIn: 5, dOut: 3, routerBias: true }, "float32"),
+  moeCase(
+    "moe-equal-linear-sparse",
+    { m: 5, k: 2, w: 3, dIn: 4, gate: "equal", activation: "linear" },
+    "float32",
+    "sparse",
+  ),
+  moeCase("moe-all-constant", {
+    m: 6,
+    k: 2,
+    w: 3,
+    dIn: 4,
+    dOut: 5,
+    gate: "softmax-all",
+    activation: "constant",
+  }, "float64"),
+  moeCase(
+    "moe-topk-gelu-nobias-sparse",
+    { m: 4, k: 2, w: 5, dIn: 6, dOut: 2, activation: "gelu", expertBias: false },
+    "float64",
+    "sparse",
+  ),
+  moeCase("moe-sigmoid-selectbias-scale", {
+    m: 6,
+    k: 2,
+    w: 3,
+    dIn: 5,
+    dOut: 4,
+    gate: "sigmoid-topk",
+    selectBias: true,
+    routedScale: 2.5,
+  }, "float64"),
+  moeCase(
+    "moe-sigmoid-sparse",
+    { m: 5, k: 3, w: 4, dIn: 4, dOut: 3, gate: "sigmoid-topk" },
+    "float32",
+    "sparse",
+  ),
+  moeCase(
+    "moe-topk-selectbias-sparse",
+    { m: 6, k: 2, w: 3, dIn: 4, dOut: 3, selectBias: true },
+    "float64",
+    "sparse",
+  ),
+  moeCase(
+    "moe-shared-gelu-sparse",
+    { m: 5, k: 2, w: 3, dIn: 4, dOut: 3, activation: "gelu", sharedExperts: 2, sharedWidth: 4 },
+    "float64",
+    "sparse",
+  ),
   {
     name: "deep-2-3",
     model: {
