@@ -23,6 +23,7 @@ import { parseShard, shardRuns } from "../lib/sweep/shard.ts";
 import { checkThreads, checkWritable } from "../lib/sweep/preflight.ts";
 import { checkFolderConfiguration, sweepFolder } from "../lib/experiments/folder.ts";
 import { runId } from "../lib/sweep/runid.ts";
+import { writeLoadPlots } from "../lib/sweep/load_plots.ts";
 import { refuseCudaSweep } from "../lib/cuda/programs.ts";
 
 async function main(): Promise<number> {
@@ -113,11 +114,12 @@ async function main(): Promise<number> {
       await writeExperimentInfo(outDir, info);
       await writeReproduction(outDir, records, info);
       await renderFigures(outDir, info);
+      if (values["load-plots"]) await writeLoadPlots(outDir, records);
     },
   });
   console.error(
     `results: ${outDir}/results.csv, ${outDir}/best.csv, ${outDir}/reproduction.md, ` +
-      `figures: ${outDir}/*.png`,
+      `figures: ${outDir}/*.png${values["load-plots"] ? `, ${outDir}/loads/*.png` : ""}`,
   );
   return sweepExitCode(summary);
 }

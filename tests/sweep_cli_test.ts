@@ -107,6 +107,8 @@ Deno.test("tiny fig2 sweep end to end: CSV columns and values, figures", async (
   assert.equal(best[0].best_lr, "0.01");
   assert.deepEqual(pngSize(await Deno.readFile(`${dir}/heatmap.png`)), heatmapSize(2, 2));
   assert.deepEqual(pngSize(await Deno.readFile(`${dir}/curves_teacher_8e4a.png`)), LINES_SIZE);
+  // Router load plots only with --load-plots (tests/load_plots_test.ts).
+  await assert.rejects(Deno.stat(`${dir}/loads`), Deno.errors.NotFound);
 
   // `deno task plot` redraws the figures from the CSVs.
   await Deno.remove(`${dir}/heatmap.png`);

@@ -55,6 +55,10 @@ export const SWEEP_FLAGS = {
   "save-models": {
     help: "also write each finished run's trained student to DIR/<experiment>/models/<run_id>.onnx",
   },
+  "load-plots": {
+    help: "also draw each run's expert loads per MoE layer over the epochs to " +
+      "DIR/<experiment>/loads/<run_id>.png (output only: same runs and run ids)",
+  },
   "dry-run": { help: "list the runs and exit" },
   list: { help: "list the experiments and exit" },
   help: { help: "show this help and exit" },

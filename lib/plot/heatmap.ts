@@ -5,7 +5,7 @@
 import type { ChartConfiguration, Plugin, ScriptableContext } from "chart.js";
 import { createCanvas } from "@napi-rs/canvas";
 import { colormap, type ColorScale, type Rgb, rgbCss, textColorOn } from "./colors.ts";
-import { checkPositiveInt, plotFont, renderChart, titleOptions } from "./render.ts";
+import { type ChartSpec, checkPositiveInt, plotFont, renderChart, titleOptions } from "./render.ts";
 
 /** Inputs of `heatmapPng`. */
 export interface HeatmapSpec {
@@ -76,6 +76,12 @@ function isValue(v: number | null): v is number {
  * five ticks to the right of the grid.
  */
 export function heatmapPng(spec: HeatmapSpec): Uint8Array {
+  const chart = heatmapChart(spec);
+  return renderChart(chart.config, chart.width, chart.height, chart.plugins);
+}
+
+/** The chart `heatmapPng` draws (for composing several heatmaps into one image). */
+export function heatmapChart(spec: HeatmapSpec): ChartSpec {
   const { rowLabels, colLabels, values } = spec;
   checkLabels("rowLabels", rowLabels);
   checkLabels("colLabels", colLabels);
@@ -250,8 +256,10 @@ export function heatmapPng(spec: HeatmapSpec): Uint8Array {
       },
     },
   };
-  return renderChart(config as unknown as ChartConfiguration, width, height, [
-    cellText,
-    colorBar,
-  ]);
+  return {
+    config: config as unknown as ChartConfiguration,
+    width,
+    height,
+    plugins: [cellText, colorBar],
+  };
 }

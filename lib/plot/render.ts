@@ -134,17 +134,35 @@ export function renderChart(
   height: number,
   extraPlugins: Plugin[] = [],
 ): Uint8Array {
+  return withChart({ config, width, height, plugins: extraPlugins }, encodePng);
+}
+
+/** A chart ready to draw: its configuration, pixel size and inline plugins. */
+export interface ChartSpec {
+  config: ChartConfiguration;
+  width: number;
+  height: number;
+  /** Inline plugins for this one chart (see renderChart's `extraPlugins`). */
+  plugins?: Plugin[];
+}
+
+/**
+ * Draws `chart` as renderChart does and hands the drawn canvas to `use` (e.g. to copy it into a
+ * larger image) before the chart is destroyed; returns what `use` returns.
+ */
+export function withChart<T>(chart: ChartSpec, use: (canvas: Canvas) => T): T {
+  const { config, width, height } = chart;
   setupChart();
   const canvas = createPlotCanvas(width, height);
-  const chart = new Chart(canvas as unknown as ChartItem, {
+  const drawn = new Chart(canvas as unknown as ChartItem, {
     ...config,
     options: { ...config.options, animation: false, responsive: false, devicePixelRatio: 1 },
-    plugins: [whiteBackground, ...(config.plugins ?? []), ...extraPlugins],
+    plugins: [whiteBackground, ...(config.plugins ?? []), ...(chart.plugins ?? [])],
   } as ChartConfiguration);
   try {
-    return encodePng(canvas);
+    return use(canvas);
   } finally {
-    chart.destroy();
+    drawn.destroy();
   }
 }
 
