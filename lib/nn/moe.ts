@@ -26,7 +26,6 @@
  */
 import type { Graph, Value } from "../graph/builder.ts";
 import { isFloat } from "../graph/dtype.ts";
-import { tensor } from "../graph/tensor.ts";
 import {
   type MoeLayerConfig,
   type MoeLayerSpec,
