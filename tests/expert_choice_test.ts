@@ -1,21 +1,6 @@
 import assert from "node:assert/strict";
-import { Graph } from "../lib/graph/builder.ts";
-import { encodeModel } from "../lib/graph/encode.ts";
-import { type HostTensor, tensor } from "../lib/graph/tensor.ts";
 import { key, normal } from "../lib/random/prng.ts";
-import { Session } from "../lib/runtime/session.ts";
-import {
-  initMoe,
-  moeConfig,
-  moeForward,
-  type MoeLayerConfig,
-  moeReference,
-  paramFeeds,
-  paramInputs,
-  type ParamSet,
-} from "../lib/nn/mod.ts";
-import { selection } from "../lib/nn/gates.ts";
-import { expertCapacity } from "../lib/nn/expert_choice.ts";
+import { expertCapacity, initMoe, moeConfig, moeReference } from "../lib/nn/mod.ts";
 import { validateBalance } from "../lib/nn/balance.ts";
 import { countExpertChoice } from "../lib/sweep/router_loads.ts";
 import { resolvePreset } from "../lib/experiments/registry.ts";
@@ -23,31 +8,9 @@ import { makeExecutor } from "../lib/experiments/executor.ts";
 import { curvesTable, resultsTable } from "../lib/sweep/tables.ts";
 import { runId } from "../lib/sweep/runid.ts";
 import type { RunRecord } from "../lib/sweep/types.ts";
+import { runLayer } from "./support/layer.ts";
 
-const nums = (t: HostTensor): number[] => Array.from(t.data as ArrayLike<number | bigint>, Number);
 const normals = (seed: number, n: number) => normal(key(seed), new Float64Array(n));
-
-/** Runs one layer; `batch` fixes the batch dimension in the graph (else it is symbolic). */
-async function runLayer(cfg: MoeLayerConfig, ps: ParamSet, xs: Float64Array, batch?: number) {
-  const B = xs.length / cfg.dIn;
-  const g = new Graph("ec");
-  const x = g.input("x", "float64", [batch ?? "batch", cfg.dIn]);
-  const r = moeForward(g, cfg, paramInputs(g, ps), x);
-  g.output(r.y, "y");
-  g.output(selection(r.route), "tokens");
-  g.output(r.route.gates, "gates");
-  g.output(r.route.scores, "scores");
-  const s = await Session.create(encodeModel(g), { threads: 1 });
-  const out = await s.run({ x: tensor("float64", [B, cfg.dIn], xs), ...paramFeeds(ps) });
-  await s.release();
-  return {
-    y: nums(out.y),
-    tokens: nums(out.tokens),
-    tokenDims: out.tokens.dims,
-    gates: nums(out.gates),
-    scores: nums(out.scores),
-  };
-}
 
 /** P = softmax over each token's m scores, [B, m]. */
 function probs(scores: number[], m: number): number[] {
@@ -86,12 +49,12 @@ Deno.test("expert choice takes exactly c = ceil(k B / m) distinct tokens per exp
         });
         const ps = initMoe(cfg, key(40 + i++), { dtype: "float64" });
         const xs = normals(i, B * 4);
-        const got = await runLayer(cfg, ps, xs, batch);
+        const got = await runLayer(cfg, ps, xs, { batch });
         const where = `B=${B} m=${m} k=${k} ${strategy} batch=${batch ?? "symbolic"}`;
-        assert.deepEqual(got.tokenDims, [m, c], where);
+        assert.deepEqual(got.idxDims, [m, c], where);
         const P = probs(got.scores, m);
         for (let e = 0; e < m; e++) {
-          const mine = got.tokens.slice(e * c, (e + 1) * c);
+          const mine = got.idx.slice(e * c, (e + 1) * c);
           assert.equal(new Set(mine).size, c, `${where}: expert ${e}'s tokens are distinct`);
           const worstTaken = Math.min(...mine.map((t) => P[t * m + e]));
           for (let t = 0; t < B; t++) {
@@ -103,7 +66,7 @@ Deno.test("expert choice takes exactly c = ceil(k B / m) distinct tokens per exp
           });
         }
         const ref = moeReference(cfg, ps, xs);
-        assert.deepEqual(got.tokens, Array.from(ref.indices), where);
+        assert.deepEqual(got.idx, Array.from(ref.indices), where);
         const err = Math.max(...got.y.map((v, j) => Math.abs(v - ref.y[j])));
         assert.ok(err < 1e-10, `${where}: max |y - ref| = ${err}`);
       }
@@ -130,7 +93,7 @@ Deno.test("expert choice: a token no expert takes gets exactly 0 from the routed
       const xs = normals(8, B * d);
       const got = await runLayer(cfg, ps, xs);
       const where = `${strategy}${shared ? " + shared" : ""}`;
-      const taken = new Set(got.tokens);
+      const taken = new Set(got.idx);
       const unrouted = [...Array(B).keys()].filter((t) => !taken.has(t));
       assert.ok(unrouted.length > 0, `${where}: some token is taken by no expert`);
       const ref = moeReference(cfg, ps, xs);
@@ -143,7 +106,7 @@ Deno.test("expert choice: a token no expert takes gets exactly 0 from the routed
         }
       }
       if (shared) assert.ok(unrouted.some((t) => ref.y[t * 2] !== 0), `${where}: shared output`);
-      const load = countExpertChoice(got.tokens, m, B);
+      const load = countExpertChoice(got.idx, m, B);
       assert.equal(load.unrouted, unrouted.length / B);
       assert.deepEqual(load.loads, new Array(m).fill(1 / m));
     }

@@ -19,14 +19,12 @@ import {
   moeForward,
   type MoeLayerConfig,
   moeReference,
-  paramFeeds,
-  paramInputs,
   type ParamSet,
   topK,
 } from "../lib/nn/mod.ts";
 import { gradCheck } from "./support/gradcheck.ts";
+import { runLayer } from "./support/layer.ts";
 import { resolvePreset } from "../lib/experiments/registry.ts";
-import { selection } from "../lib/nn/gates.ts";
 
 const nums = (t: HostTensor): number[] => Array.from(t.data as ArrayLike<number | bigint>, Number);
 const normals = (seed: number, n: number) => normal(key(seed), new Float64Array(n));
@@ -39,22 +37,6 @@ function withBias(cfg: MoeLayerConfig, seed: number, scale: number): ParamSet {
     ps.set("moe0.router.select_bias", tensor("float64", [cfg.m], b));
   }
   return ps;
-}
-
-async function runLayer(cfg: MoeLayerConfig, ps: ParamSet, xs: Float64Array) {
-  const g = new Graph("moe");
-  const x = g.input("x", "float64", ["batch", cfg.dIn]);
-  const r = moeForward(g, cfg, paramInputs(g, ps), x);
-  g.output(r.y, "y");
-  g.output(selection(r.route), "idx");
-  g.output(r.route.gates, "gates");
-  const s = await Session.create(encodeModel(g), { threads: 1 });
-  const out = await s.run({
-    x: tensor("float64", [xs.length / cfg.dIn, cfg.dIn], xs),
-    ...paramFeeds(ps),
-  });
-  await s.release();
-  return { y: nums(out.y), idx: nums(out.idx), gates: nums(out.gates) };
 }
 
 const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
