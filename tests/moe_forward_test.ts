@@ -34,6 +34,7 @@ import {
   validateMoeConfig,
 } from "../lib/nn/mod.ts";
 import { gateCase, MOE_PARAM_NAMES } from "./support/fixtures.ts";
+import { selection } from "../lib/nn/gates.ts";
 
 const nums = (t: HostTensor): number[] => Array.from(t.data as ArrayLike<number | bigint>, Number);
 
@@ -53,7 +54,7 @@ async function runLayer(
   const x = g.input("x", dtype, ["batch", cfg.dIn]);
   const r = moeForward(g, cfg, paramInputs(g, ps), x, { strategy });
   g.output(r.y, "y");
-  g.output(r.route.indices, "idx");
+  g.output(selection(r.route), "idx");
   g.output(r.route.gates, "gates");
   const s = await Session.create(encodeModel(g), { threads: 1 });
   const out = await s.run({
@@ -305,6 +306,8 @@ Deno.test("deep MoE matches its reference (depth, residual, dense layers, both s
     // Paper B's Exp. II models (arXiv 2505.24205): top-1, 3-layer experts (two hidden layers).
     { dIn: 2, layers: 2, experts: 3, expertDepth: 2, gate: "softmax-all" },
     { dIn: 2, layers: 1, experts: 6, expertDepth: 2, gate: "softmax-all" },
+    // Expert choice in every layer: each layer's experts pick their tokens of the batch.
+    { layers: 3, k: 2, experts: 4, expertDepth: 2, gate: "expert-choice", residual: true },
   ];
   let seed = 0;
   for (const v of variants) {

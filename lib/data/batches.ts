@@ -1,6 +1,7 @@
 /**
  * Deterministic training batches and per-epoch test sets. The data of global step s depends only
- * on (key, s, batch): it is drawn from `stepKey(key, s)`, never from a running stream. So N steps
+ * on (key, s, batch): it is drawn from `stepKey(key, s)` (or, with `trainSamples`, taken from a
+ * fixed set in a per-pass order), never from a running stream. So N steps
  * fetched as one [N, B, d] chunk equal N single-step chunks, and a run resumed from a checkpoint
  * at step s sees exactly the data it would have seen.
  */
@@ -8,6 +9,7 @@ import type { FloatDType, TypedArrayOf } from "../graph/dtype.ts";
 import { foldIn, type Key } from "../random/prng.ts";
 import { checkInputDim, fillInputs, type InputDist } from "./inputs.ts";
 import { type Target, targetByName } from "./targets.ts";
+import { TrainSet } from "./train_set.ts";
 
 /** What to sample: the input distribution in R^d and an optional closed-form target. */
 export interface DataSpec {
@@ -30,6 +32,11 @@ export interface BatchSourceOptions<D extends FloatDType> extends DataSpec {
   dtype?: D;
   /** The global step the first `next` starts at (a checkpoint's step). Default 0. */
   step?: number;
+  /**
+   * A fixed training set of this many rows, drawn once and reshuffled every pass
+   * (lib/data/train_set.ts). Omitted: fresh rows for every step.
+   */
+  trainSamples?: number;
 }
 
 /** Steps [step, step + nSteps) of training data. */
@@ -130,7 +137,9 @@ export function testSet<D extends FloatDType = "float32">(
 /**
  * Training data in chunks of steps. `next(N, B)` returns steps [step, step + N) as [N, B, d]
  * inputs (and [N, B, outDim] closed-form targets) and advances the step counter; slice s of a
- * chunk is `fillInputs(dist, stepKey(key, step + s), B, d)`, whatever the chunking.
+ * chunk is `fillInputs(dist, stepKey(key, step + s), B, d)`, whatever the chunking. With
+ * `trainSamples` the rows come instead from a fixed set drawn once (lib/data/train_set.ts), still
+ * a function of (key, step, B) alone.
  */
 export class BatchSource<D extends FloatDType = "float32"> {
   /** Input distribution. */
@@ -143,6 +152,9 @@ export class BatchSource<D extends FloatDType = "float32"> {
   readonly dtype: D;
   /** The run's data key. */
   readonly key: Key;
+  /** Rows of the fixed training set, or undefined for fresh rows every step. */
+  readonly trainSamples: number | undefined;
+  #set: TrainSet<D> | undefined;
   #step: number;
 
   /** A source starting at `opts.step` (default 0); bad options are one-line errors. */
@@ -153,6 +165,8 @@ export class BatchSource<D extends FloatDType = "float32"> {
     this.dtype = opts.dtype ?? ("float32" as D);
     checkDType(this.dtype);
     this.key = opts.key;
+    this.trainSamples = opts.trainSamples;
+    if (this.trainSamples !== undefined) checkPositive("trainSamples", this.trainSamples);
     this.#step = opts.step ?? 0;
     checkStep("step", this.#step);
   }
@@ -186,15 +200,20 @@ export class BatchSource<D extends FloatDType = "float32"> {
     const rows = nSteps * batch;
     const x = out.x ?? allocate(this.dtype, rows * d);
     checkBuffer("out.x", x, rows * d, this.dtype);
-    for (let s = 0; s < nSteps; s++) {
-      fillInputs(this.dist, stepKey(this.key, step + s), batch, d, x, s * batch * d);
+    const y = target ? out.y ?? allocate(this.dtype, rows * target.outDim) : undefined;
+    if (y) checkBuffer("out.y", y, rows * target!.outDim, this.dtype);
+    if (this.trainSamples !== undefined) {
+      this.#set ??= new TrainSet(this.dist, d, target, this.key, this.trainSamples, this.dtype);
+      this.#set.fill(step, nSteps, batch, x, y);
+    } else {
+      for (let s = 0; s < nSteps; s++) {
+        fillInputs(this.dist, stepKey(this.key, step + s), batch, d, x, s * batch * d);
+      }
+      if (target) target.evaluate(x, d, y);
     }
     this.#step = step + nSteps;
     const xDims: [number, number, number] = [nSteps, batch, d];
-    if (!target) return { x, step, nSteps, batch, xDims };
-    const y = out.y ?? allocate(this.dtype, rows * target.outDim);
-    checkBuffer("out.y", y, rows * target.outDim, this.dtype);
-    target.evaluate(x, d, y);
+    if (!target || !y) return { x, step, nSteps, batch, xDims };
     return { x, y, step, nSteps, batch, xDims, yDims: [nSteps, batch, target.outDim] };
   }
 

@@ -16,6 +16,8 @@ export interface PrefetchOptions<D extends FloatDType> {
   target?: string;
   key: Key;
   dtype: D;
+  /** A fixed training set of this many rows (BatchSourceOptions.trainSamples). */
+  trainSamples?: number;
 }
 
 /** A request to the worker: steps [step, step + nSteps) of `batch` rows. */

@@ -39,7 +39,12 @@ const SHORTHAND = "shorthands like 16e8a with 1 <= k <= m";
 export const OVERRIDES = {
   d: int({ arg: "32", help: "input dimension (paper A keeps the preset's active neurons per d)" }),
   epochs: int({ arg: "10", help: "training epochs" }),
-  samplesPerEpoch: int({ arg: "65536", help: "fresh training samples per epoch" }),
+  samplesPerEpoch: int({ arg: "65536", help: "training samples per epoch" }),
+  trainSamples: int({
+    arg: "4096",
+    help: "a fixed training set of N samples, drawn once per run and reshuffled every " +
+      "epoch (default: fresh samples every step)",
+  }),
   batch: int({ arg: "1024", help: "batch size (a divisor of the samples per epoch)" }),
   testSamples: int({ arg: "1024", help: "test samples (drawn once per run)" }),
   lrs: nums({
@@ -160,6 +165,8 @@ export interface ProtocolDefaults {
   batch: number;
   testSamples: number;
   weightDecay: number;
+  /** A fixed training set's size; undefined: fresh samples. */
+  trainSamples?: number;
 }
 
 /**
@@ -168,6 +175,7 @@ export interface ProtocolDefaults {
  * of the registry).
  */
 export function protocol(defaults: ProtocolDefaults, lr: number, o: Overrides): TrainConfig {
+  const trainSamples = o.trainSamples ?? defaults.trainSamples;
   return {
     optimizer: o.optimizer ?? "adamw",
     lr,
@@ -182,5 +190,7 @@ export function protocol(defaults: ProtocolDefaults, lr: number, o: Overrides): 
     testSamples: o.testSamples ?? defaults.testSamples,
     // Omitted at its default (0), so runs without momentum keep their ids.
     ...(o.momentum ? { momentum: o.momentum } : {}),
+    // Omitted without a fixed set (fresh samples), so those runs keep their ids.
+    ...(trainSamples !== undefined ? { trainSamples } : {}),
   };
 }

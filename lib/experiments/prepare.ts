@@ -260,6 +260,7 @@ export async function prepareGroup(
     target: tgt.kind === "fed" ? tgt.name : undefined,
     key: foldIn(key(cfg.seed), "data"),
     dtype: dt,
+    ...(cfg.train.trainSamples !== undefined ? { trainSamples: cfg.train.trainSamples } : {}),
   };
   const source = new BatchSource<"float32" | "float64">(data);
   const prefetcher = new BatchPrefetcher(data, B);

@@ -43,6 +43,11 @@ export function checkRunShape(cfg: RunConfig): void {
       throw new Error(`train.${f}: must be a positive integer, got ${tr[f]}`);
     }
   }
+  if (
+    tr.trainSamples !== undefined && !(Number.isInteger(tr.trainSamples) && tr.trainSamples >= 1)
+  ) {
+    throw new Error(`train.trainSamples: must be a positive integer, got ${tr.trainSamples}`);
+  }
   if (tr.samplesPerEpoch % tr.batch !== 0) {
     throw new Error(
       `train.batch: must divide train.samplesPerEpoch (${tr.samplesPerEpoch}), got ${tr.batch}`,

@@ -71,8 +71,13 @@ export interface TrainConfig {
   warmupSteps: number;
   /** Training epochs. */
   epochs: number;
-  /** Fresh training samples per epoch. */
+  /** Training samples per epoch (fresh ones, unless `trainSamples` fixes the set). */
   samplesPerEpoch: number;
+  /**
+   * A fixed training set of this many samples, drawn once from the run's data key and
+   * reshuffled every pass (lib/data/train_set.ts); omitted means fresh samples every step.
+   */
+  trainSamples?: number;
   /** Batch size. */
   batch: number;
   /** Test samples. */
