@@ -45,6 +45,11 @@ export const SWEEP_FLAGS = {
     help: "onnxruntime intra-op threads (default: one per physical core; at most the cores)",
   },
   "force-threads": { help: "allow --threads above the machine's core count" },
+  spinning: {
+    arg: "on|off",
+    help: "onnxruntime threads spin while waiting for work (default off: on a busy machine " +
+      "spinning takes cores from the work; output only, same results and run ids)",
+  },
   ep: {
     arg: "cpu|cuda",
     help: "execution provider (default cpu); cuda first audits every program (deno task audit)",
