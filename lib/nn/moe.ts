@@ -10,9 +10,12 @@
  *   matmuls against its expert's gathered weights, and each token sums its k rows. Its backward
  *   is hand-written (autodiff/custom.ts): the adjoint of the row gathers is another row gather.
  *   Cost ~ 2 B k w (dIn + dOut) FLOPs plus padding, row gathers and per-tile weight copies.
+ *   Expert choice has exactly one tile of c rows per expert (token_dispatch.ts lays out
+ *   token-choice tiles, expert_choice.ts the expert-choice ones).
  *
  * Routing (gates.ts): scores s = x @ router.weight (+ router.bias), S = TopK(s, k) (of sigma(s)
- * for the sigmoid gate, plus the selection bias when the layer has one). Ties between equal
+ * for the sigmoid gate, plus the selection bias when the layer has one); expert choice takes
+ * TopK over the batch of each expert's softmax probabilities (expert_choice.ts). Ties between equal
  * scores go to the lower expert index (ONNX TopK's documented order; the TS reference does the
  * same). The dense float path (what the generic autodiff differentiates) uses only MatMul,
  * Gemm, Add, Mul, Relu, Erf (+ Cast for float64 gelu), Softmax, ReduceSum, Reshape, Transpose,
@@ -22,7 +25,7 @@
  * (Shape, Squeeze, Range, TopK indices, ScatterElements incl. reduction "add", CumSum,
  * ReduceSum, Div, Min, Expand, ArgMax) and carries no gradient; its backward sums per-tile
  * weight gradients into their experts by a Gather into [m, most tiles of one expert] cells and
- * a ReduceSum over them, in tile order (exact and reproducible; see sparse.ts).
+ * a ReduceSum over them, in tile order (exact and reproducible; see token_dispatch.ts).
  */
 import type { Graph, Value } from "../graph/builder.ts";
 import { isFloat } from "../graph/dtype.ts";
