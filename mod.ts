@@ -154,7 +154,7 @@ export { runId } from "./lib/sweep/runid.ts";
 export type { AfterRebuild } from "./lib/sweep/outputs.ts";
 export type { ProgressSink, RunEnd } from "./lib/sweep/progress.ts";
 export type { Configuration } from "./lib/sweep/configuration.ts";
-export type { LayerLoad } from "./lib/sweep/router_loads.ts";
+export { countExpertChoice, type LayerLoad } from "./lib/sweep/router_loads.ts";
 export { RouterEvaluator } from "./lib/experiments/router_eval.ts";
 export type { ClaimOptions } from "./lib/sweep/claims.ts";
 export type { Shard } from "./lib/sweep/shard.ts";

@@ -275,7 +275,7 @@ async function main(): Promise<number> {
   if (v === null) {
     console.log(
       "deno task bench [--configs 16e8a,64e8a,256e8a,paperB-2-3-MoE-w128,16e8a-aux,16e8a-sigmoid-bias,\n" +
-        "                 16e8a-shared] [--strategy auto|dense|sparse]\n" +
+        "                 16e8a-shared,16e8a-expert-choice] [--strategy auto|dense|sparse]\n" +
         "                [--threads 2] [--reps 5] [--steps N (default: the executor's chunk)] [--json]\n" +
         "                [--group R: also R runs (lrs) in one program, default 2, 1 = off]\n" +
         "                [--row: also Fig. 2's 4 students of teacher 16e8a, alone and in one program]\n" +

@@ -49,6 +49,9 @@ async function main(): Promise<number> {
   });
   const ep = choiceFlag("ep", values.ep, EXECUTION_PROVIDERS) ?? "cpu";
   const allowCpuFallback = values["allow-cpu-fallback"] === true;
+  // Results do not depend on it; off is faster when other work shares the cores.
+  const spinning = (choiceFlag("spinning", values.spinning, ["on", "off"] as const) ?? "off") ===
+    "on";
   if (allowCpuFallback && ep !== "cuda") {
     throw new UsageError("--allow-cpu-fallback needs --ep cuda");
   }
@@ -91,6 +94,7 @@ async function main(): Promise<number> {
   await checkWritable(outDir, "out");
   const execOpts = {
     threads,
+    spinning,
     ep,
     allowCpuFallback,
     saveModelDir: values["save-models"] ? `${outDir}/models` : undefined,

@@ -25,6 +25,7 @@ import { resolvePreset } from "../lib/experiments/registry.ts";
 import { checkRunShape, makeExecutor } from "../lib/experiments/executor.ts";
 import { importModel } from "../lib/export/onnx_export.ts";
 import { runId } from "../lib/sweep/runid.ts";
+import { selection } from "../lib/nn/gates.ts";
 
 const normals = (seed: number, n: number) => normal(key(seed), new Float64Array(n));
 const nums = (t: HostTensor): number[] => Array.from(t.data as ArrayLike<number | bigint>, Number);
@@ -244,7 +245,7 @@ Deno.test("bias balancing raises the load entropy of a skewed router; the weight
     );
     const r = moeForward(g, cfg, pv, x).route;
     g.output(r.gates, "gates");
-    g.output(r.indices, "idx");
+    g.output(selection(r), "idx");
     g.output(r.scores, "scores");
     const s = await Session.create(encodeModel(g), { threads: 1 });
     const out = await s.run({ x: tensor("float64", [16, D], xs) });

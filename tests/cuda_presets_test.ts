@@ -9,7 +9,7 @@ import { encodeModel } from "../lib/graph/encode.ts";
 import { type HostTensor, tensor } from "../lib/graph/tensor.ts";
 import { buildingFor } from "../lib/graph/target.ts";
 import { grad } from "../lib/autodiff/grad.ts";
-import { GATES, initMoe, moeConfig, moeForward } from "../lib/nn/mod.ts";
+import { type Gate, GATES, initMoe, moeConfig, moeForward } from "../lib/nn/mod.ts";
 import { paramInputs } from "../lib/nn/params.ts";
 import { key, normal } from "../lib/random/prng.ts";
 import { EXPERIMENTS, resolvePreset } from "../lib/experiments/registry.ts";
@@ -34,15 +34,9 @@ for (const scale of ["quick", "full"]) {
 Deno.test("cuda audit: every gate and router setting, dense and sparse, is free of errors", async () => {
   for (const gate of GATES) {
     for (const strategy of ["dense", "sparse"] as const) {
-      const o = {
-        gate,
-        strategy,
-        auxLoss: 0.01,
-        zLoss: 0.001,
-        biasRate: 0.001,
-        routedScale: 2.5,
-        sharedExperts: 1,
-      };
+      // Expert choice balances by construction: no aux loss, no bias balancing.
+      const balancing = gate === "expert-choice" ? {} : { auxLoss: 0.01, biasRate: 0.001 };
+      const o = { gate, strategy, ...balancing, zLoss: 0.001, routedScale: 2.5, sharedExperts: 1 };
       const { runs } = resolvePreset("fig3", "quick", o);
       const { findings } = await auditRuns(runs.slice(0, 2), "cuda");
       assert.deepEqual(formatFindings(findings.filter(isError)), [], `${gate}/${strategy}`);
@@ -60,12 +54,15 @@ Deno.test("cuda audit: the CPU programs keep their CPU formulations (atomics on 
  * Sparse softmax-all MoEs: few experts (ranks by a CumSum of the selection mask) and many
  * (ranks by a stable sort, with its own expert loads).
  */
-const SHAPES = [{ m: 6, k: 2 }, { m: 32, k: 1 }];
+const SHAPES = [
+  { m: 6, k: 2, gate: "softmax-all" },
+  { m: 32, k: 1, gate: "softmax-all" },
+] as const;
 
 /** The MoE's loss and gradients (parameters and x), built for `target`. */
-function moeGrads(target: "cpu" | "cuda", m: number, k: number): Graph {
+function moeGrads(target: "cpu" | "cuda", m: number, k: number, gate: Gate): Graph {
   return buildingFor(target, () => {
-    const c = moeConfig({ m, k, w: 3, dIn: 5, dOut: 2, gate: "softmax-all", strategy: "sparse" });
+    const c = moeConfig({ m, k, w: 3, dIn: 5, dOut: 2, gate, strategy: "sparse" });
     const g = new Graph("main");
     const p = paramInputs(g, initMoe(c, key(0), { dtype: "float32" }));
     const x = g.input("x", "float32", [9, 5]);
@@ -79,13 +76,13 @@ function moeGrads(target: "cpu" | "cuda", m: number, k: number): Graph {
 }
 
 Deno.test("cuda formulations compute the CPU ones' values (run here on the CPU EP)", async () => {
-  for (const { m, k } of SHAPES) {
-    const cpuModel = encodeModel(moeGrads("cpu", m, k));
-    const cudaModel = encodeModel(moeGrads("cuda", m, k));
+  for (const { m, k, gate } of SHAPES) {
+    const cpuModel = encodeModel(moeGrads("cpu", m, k, gate));
+    const cudaModel = encodeModel(moeGrads("cuda", m, k, gate));
     // The CPU graph has the atomics-based reductions, the CUDA graph none of them.
     assert.ok(auditModel(cpuModel).some(isError));
     assert.deepEqual(formatFindings(auditModel(cudaModel).filter(isError)), []);
-    const c = moeConfig({ m, k, w: 3, dIn: 5, dOut: 2, gate: "softmax-all" });
+    const c = moeConfig({ m, k, w: 3, dIn: 5, dOut: 2, gate });
     const feeds: Record<string, HostTensor> = Object.fromEntries(
       initMoe(c, key(0), { dtype: "float32" }),
     );

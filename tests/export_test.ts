@@ -275,7 +275,7 @@ Deno.test("bad configs and params: one-line errors naming the field", () => {
   bad({ w: 0 }, /^w: must be an integer >= 1, got 0$/);
   bad(
     { gate: "top" },
-    /^gate: unknown value "top" \(allowed: softmax-topk, equal, softmax-all, sigmoid-topk\)$/,
+    /^gate: unknown value "top" \(allowed: softmax-topk, equal, softmax-all, sigmoid-topk, expert-choice\)$/,
   );
   bad({ activation: "tanh" }, /^activation: unknown value "tanh" \(allowed: relu, linear/);
   bad({ experts: 3 }, /^config: unknown field 'experts' \(allowed: m, k, w, dIn/);

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { Graph } from "../lib/graph/builder.ts";
-import type { FloatDType } from "../lib/graph/dtype.ts";
 import { encodeModel } from "../lib/graph/encode.ts";
 import { type HostTensor, tensor } from "../lib/graph/tensor.ts";
 import { key, normal } from "../lib/random/prng.ts";
@@ -19,7 +18,6 @@ import {
   initMoe,
   moeConfig,
   moeForward,
-  type MoeLayerConfig,
   moeParamShapes,
   moeReference,
   paramFeeds,
@@ -34,34 +32,12 @@ import {
   validateMoeConfig,
 } from "../lib/nn/mod.ts";
 import { gateCase, MOE_PARAM_NAMES } from "./support/fixtures.ts";
+import { runLayer } from "./support/layer.ts";
 
 const nums = (t: HostTensor): number[] => Array.from(t.data as ArrayLike<number | bigint>, Number);
 
 function inputs(seed: number, B: number, d: number): Float64Array {
   return normal(key(seed), new Float64Array(B * d));
-}
-
-/** Runs one MoE layer (params as graph inputs) and returns y, indices, gates. */
-async function runLayer(
-  cfg: MoeLayerConfig,
-  ps: ParamSet,
-  xs: Float64Array,
-  dtype: FloatDType,
-  strategy?: "dense" | "sparse",
-): Promise<{ y: number[]; idx: number[]; gates: number[]; strategy: string }> {
-  const g = new Graph("moe");
-  const x = g.input("x", dtype, ["batch", cfg.dIn]);
-  const r = moeForward(g, cfg, paramInputs(g, ps), x, { strategy });
-  g.output(r.y, "y");
-  g.output(r.route.indices, "idx");
-  g.output(r.route.gates, "gates");
-  const s = await Session.create(encodeModel(g), { threads: 1 });
-  const out = await s.run({
-    x: tensor(dtype, [xs.length / cfg.dIn, cfg.dIn], xs),
-    ...paramFeeds(ps),
-  });
-  await s.release();
-  return { y: nums(out.y), idx: nums(out.idx), gates: nums(out.gates), strategy: r.strategy };
 }
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -89,7 +65,7 @@ Deno.test("every gate x activation x strategy matches the float64 reference", as
         i++;
         const ps = initMoe(cfg, key(i), { dtype: "float64" });
         const ref = moeReference(cfg, ps, xs);
-        const got = await runLayer(cfg, ps, xs, "float64");
+        const got = await runLayer(cfg, ps, xs, { dtype: "float64" });
         const where = `${gate}/${activation}/${strategy}`;
         assert.equal(got.strategy, strategy, where);
         assert.deepEqual(got.idx, Array.from(ref.indices), where);
@@ -121,7 +97,7 @@ Deno.test("float32 graphs match the reference where routing is not a near-tie", 
       });
       const ps = initMoe(cfg, key(5), { dtype: "float32" });
       const ref = moeReference(cfg, ps, xs);
-      const got = await runLayer(cfg, ps, xs, "float32");
+      const got = await runLayer(cfg, ps, xs, { dtype: "float32" });
       let compared = 0;
       for (let t = 0; t < B; t++) {
         const sc = Array.from(ref.scores.subarray(t * 8, t * 8 + 8)).sort((a, b) => b - a);
@@ -161,7 +137,7 @@ Deno.test("router ties go to the lower expert index in both strategies", async (
   }
   assert.ok(tiedPicks > 0, "the tie never mattered");
   for (const strategy of ["dense", "sparse"] as const) {
-    const got = await runLayer(cfg, ps, xs, "float64", strategy);
+    const got = await runLayer(cfg, ps, xs, { dtype: "float64", strategy });
     assert.deepEqual(got.idx, Array.from(ref.indices), strategy);
     assert.ok(maxAbsDiff(got.y, ref.y) < 1e-10, strategy);
   }
@@ -169,7 +145,7 @@ Deno.test("router ties go to the lower expert index in both strategies", async (
   (ps.get("moe0.router.weight")!.data as Float64Array).fill(0);
   (ps.get("moe0.router.bias")!.data as Float64Array).fill(0);
   for (const strategy of ["dense", "sparse"] as const) {
-    const got = await runLayer(cfg, ps, xs, "float64", strategy);
+    const got = await runLayer(cfg, ps, xs, { dtype: "float64", strategy });
     for (let t = 0; t < 32; t++) assert.deepEqual(got.idx.slice(2 * t, 2 * t + 2), [0, 1]);
     assert.ok(got.gates.every((v) => v === 0.5));
     assert.ok(maxAbsDiff(got.y, moeReference(cfg, ps, xs).y) < 1e-10);
@@ -191,7 +167,7 @@ Deno.test("edge shapes: k = m, k = 1, m = 1, loads not divisible by m", async ()
       const xs = inputs(B + c.m, B, 4);
       const ref = moeReference(cfg, ps, xs);
       for (const strategy of ["dense", "sparse"] as const) {
-        const got = await runLayer(cfg, ps, xs, "float64", strategy);
+        const got = await runLayer(cfg, ps, xs, { dtype: "float64", strategy });
         const where = `${shorthand(c.m, c.k)} B=${B} ${strategy}`;
         assert.deepEqual(got.idx, Array.from(ref.indices), where);
         assert.ok(maxAbsDiff(got.y, ref.y) < 1e-10, where);
@@ -233,7 +209,7 @@ Deno.test("auto picks by the cost model and reports it", async () => {
     assert.equal(strategyCost({ ...cfg, depth: 1 }).choice, want);
     const ps = initMoe(cfg, key(1), { dtype: "float64" });
     const xs = inputs(2, 9, c.dIn);
-    const got = await runLayer(cfg, ps, xs, "float64");
+    const got = await runLayer(cfg, ps, xs, { dtype: "float64" });
     assert.equal(got.strategy, want);
     assert.ok(maxAbsDiff(got.y, moeReference(cfg, ps, xs).y) < 1e-10);
   }
@@ -250,7 +226,7 @@ Deno.test("sparse dispatch is exact under a collapsed router (all tokens on few 
   const ref = moeReference(cfg, ps, xs);
   assert.ok(Array.from(ref.indices).filter((j) => j === 7).length === 50);
   for (const strategy of ["dense", "sparse"] as const) {
-    const got = await runLayer(cfg, ps, xs, "float64", strategy);
+    const got = await runLayer(cfg, ps, xs, { dtype: "float64", strategy });
     assert.deepEqual(got.idx, Array.from(ref.indices), strategy);
     assert.ok(maxAbsDiff(got.y, ref.y) < 1e-10, strategy);
   }
@@ -305,6 +281,8 @@ Deno.test("deep MoE matches its reference (depth, residual, dense layers, both s
     // Paper B's Exp. II models (arXiv 2505.24205): top-1, 3-layer experts (two hidden layers).
     { dIn: 2, layers: 2, experts: 3, expertDepth: 2, gate: "softmax-all" },
     { dIn: 2, layers: 1, experts: 6, expertDepth: 2, gate: "softmax-all" },
+    // Expert choice in every layer: each layer's experts pick their tokens of the batch.
+    { layers: 3, k: 2, experts: 4, expertDepth: 2, gate: "expert-choice", residual: true },
   ];
   let seed = 0;
   for (const v of variants) {

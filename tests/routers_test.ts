@@ -19,12 +19,11 @@ import {
   moeForward,
   type MoeLayerConfig,
   moeReference,
-  paramFeeds,
-  paramInputs,
   type ParamSet,
   topK,
 } from "../lib/nn/mod.ts";
 import { gradCheck } from "./support/gradcheck.ts";
+import { runLayer } from "./support/layer.ts";
 import { resolvePreset } from "../lib/experiments/registry.ts";
 
 const nums = (t: HostTensor): number[] => Array.from(t.data as ArrayLike<number | bigint>, Number);
@@ -40,29 +39,14 @@ function withBias(cfg: MoeLayerConfig, seed: number, scale: number): ParamSet {
   return ps;
 }
 
-async function runLayer(cfg: MoeLayerConfig, ps: ParamSet, xs: Float64Array) {
-  const g = new Graph("moe");
-  const x = g.input("x", "float64", ["batch", cfg.dIn]);
-  const r = moeForward(g, cfg, paramInputs(g, ps), x);
-  g.output(r.y, "y");
-  g.output(r.route.indices, "idx");
-  g.output(r.route.gates, "gates");
-  const s = await Session.create(encodeModel(g), { threads: 1 });
-  const out = await s.run({
-    x: tensor("float64", [xs.length / cfg.dIn, cfg.dIn], xs),
-    ...paramFeeds(ps),
-  });
-  await s.release();
-  return { y: nums(out.y), idx: nums(out.idx), gates: nums(out.gates) };
-}
-
 const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
 
 Deno.test("selection bias and routed scale: every gate, dense and sparse, vs the reference", async () => {
   const B = 23;
   const [m, k, dIn] = [7, 3, 5];
   const xs = normals(3, B * dIn);
-  for (const gate of GATES) {
+  // Expert choice has no selection bias (its loads are c by construction).
+  for (const gate of GATES.filter((g) => g !== "expert-choice")) {
     for (const strategy of ["dense", "sparse"] as const) {
       const cfg = moeConfig({
         m,
@@ -124,6 +108,8 @@ function unbiasedGates(gate: Gate, sc: number[], sel: number[]): number[] {
       const z = sc.reduce((a, v) => a + Math.exp(v), 0);
       return sel.map((j) => Math.exp(sc[j]) / z);
     }
+    case "expert-choice":
+      throw new Error("expert-choice weighs per expert");
   }
 }
 
@@ -313,7 +299,7 @@ Deno.test("active parameters count the router, k routed experts and the shared e
 
 Deno.test("experiment routers: every family x teacher x granularity, matched active neurons", () => {
   const runs = resolvePreset("routers", "quick").runs;
-  assert.equal(runs.length, 4 * 2 * 4);
+  assert.equal(runs.length, 5 * 2 * 4);
   for (const r of runs) {
     assert.equal(r.model.kind, "moe");
     if (r.model.kind !== "moe") continue;
@@ -323,7 +309,10 @@ Deno.test("experiment routers: every family x teacher x granularity, matched act
     assert.equal(l.k, r.labels.granularity);
     const active = l.k * l.w + (l.sharedExperts ?? 0) * (l.sharedWidth ?? l.w);
     assert.ok(active <= 80 && active > 80 - l.k - 1, `${family} ${l.k}: ${active} active neurons`);
-    assert.equal(l.gate, family === "sigmoid-bias" ? "sigmoid-topk" : "softmax-topk");
+    const gate = { "sigmoid-bias": "sigmoid-topk", "expert-choice": "expert-choice" }[
+      family as string
+    ];
+    assert.equal(l.gate, gate ?? "softmax-topk");
     assert.equal(l.selectBias, family === "sigmoid-bias" ? true : undefined);
     assert.deepEqual(
       r.model.balance,

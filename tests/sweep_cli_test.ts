@@ -138,6 +138,10 @@ Deno.test("tiny fig2 sweep end to end: CSV columns and values, figures", async (
       /^sweep: --lrs: must be a comma-separated list of positive numbers/,
     ],
     [["--grid", grid, "--out", root], /^sweep: .*malformed JSON/],
+    [
+      ["fig2", "--spinning", "maybe", "--out", root],
+      /^sweep: --spinning: unknown value 'maybe' \(allowed: on, off\)/,
+    ],
   ];
   await Deno.writeTextFile(grid, '{"name": "g", "base": "fig2",');
   for (const [args, want] of cases) {
@@ -156,6 +160,30 @@ Deno.test("tiny fig2 sweep end to end: CSV columns and values, figures", async (
   );
   assert.deepEqual(await snapshot(root), before);
   await Deno.remove(grid);
+  await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("--spinning on and off: the same runs, run ids and numbers", async () => {
+  const root = await Deno.makeTempDir();
+  const tables = [];
+  for (const spin of ["on", "off"]) {
+    const r = await sweep([
+      ...TINY,
+      "--threads",
+      "2",
+      "--spinning",
+      spin,
+      "--out",
+      `${root}/${spin}`,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const dir = folderOf(r.stderr);
+    const curves = await Deno.readTextFile(`${dir}/curves.csv`);
+    const results = parseCsv(await Deno.readTextFile(`${dir}/results.csv`))
+      .map(({ wall_s: _, ...row }) => row);
+    tables.push({ folder: dir.slice(root.length + spin.length + 1), curves, results });
+  }
+  assert.deepEqual(tables[0], tables[1]);
   await Deno.remove(root, { recursive: true });
 });
 

@@ -130,27 +130,33 @@ const DEEP_CASES: Case[] = [
   }),
 ];
 
-/** The router options: a selection bias that changes the selection, and a routed scale. */
-const ROUTER_CASES: Case[] = GATES.map((gate, i) => ({
-  name: `moe-${gate}-select-bias-scale-${STRATS[i % 2]}`,
-  model: {
-    kind: "moe",
-    config: moeConfig({
-      m: 6,
-      k: 2 + (i % 2),
-      w: 3,
-      dIn: 5,
-      dOut: 4,
-      gate,
-      routerBias: i % 2 === 1,
-      selectBias: true,
-      routedScale: 1 + 0.5 * i,
-    }),
-  },
-  dtype: "float32",
-  strategy: STRATS[i % 2],
-  selectBias: [0.9, -0.6, 0.3, 0, -0.9, 0.6],
-}));
+/**
+ * The router options: a selection bias that changes the selection (expert choice has none),
+ * and a routed scale.
+ */
+const ROUTER_CASES: Case[] = GATES.map((gate, i) => {
+  const biased = gate !== "expert-choice";
+  return {
+    name: `moe-${gate}${biased ? "-select-bias" : ""}-scale-${STRATS[i % 2]}`,
+    model: {
+      kind: "moe",
+      config: moeConfig({
+        m: 6,
+        k: 2 + (i % 2),
+        w: 3,
+        dIn: 5,
+        dOut: 4,
+        gate,
+        routerBias: i % 2 === 1,
+        ...(biased ? { selectBias: true } : {}),
+        routedScale: 1 + 0.5 * i,
+      }),
+    },
+    dtype: "float32",
+    strategy: STRATS[i % 2],
+    ...(biased ? { selectBias: [0.9, -0.6, 0.3, 0, -0.9, 0.6] } : {}),
+  };
+});
 
 /** Shared experts (when the toolkit has them): every activation, with and without biases. */
 /** The 5-expert top-2 layer (width 3, 4 -> 3) of the shared-expert and written-from-torch cases. */
@@ -229,7 +235,7 @@ const WRITE_CONFIGS: { kind: "moe" | "deep"; config: Record<string, unknown> }[]
       w: 3,
       dIn: 4,
       gate,
-      selectBias: true,
+      ...(gate === "expert-choice" ? {} : { selectBias: true }),
       routedScale: 2.5 - 0.5 * g,
     }) as unknown as Record<string, unknown>,
   })),

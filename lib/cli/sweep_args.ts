@@ -46,6 +46,11 @@ export const SWEEP_FLAGS = {
       "lib/experiments/grouping.ts, else one per physical core; at most the cores)",
   },
   "force-threads": { help: "allow --threads above the machine's core count" },
+  spinning: {
+    arg: "on|off",
+    help: "onnxruntime threads spin while waiting for work (default off: on a busy machine " +
+      "spinning takes cores from the work; output only, same results and run ids)",
+  },
   ep: {
     arg: "cpu|cuda",
     help: "execution provider (default cpu); cuda first audits every program (deno task audit)",

@@ -10,7 +10,10 @@
  * - `sigmoid-bias`: DeepSeek-V3's sigmoid gate with aux-loss-free bias balancing,
  *   gamma = 0.001 (arXiv 2412.19437);
  * - `shared`: `paper` plus one always-active shared expert; the k routed and the shared expert
- *   have width floor(kw / (k + 1)), so the active neurons stay matched.
+ *   have width floor(kw / (k + 1)), so the active neurons stay matched;
+ * - `expert-choice`: each expert takes the c = k B / m tokens of its batch with the largest
+ *   softmax probability (arXiv 2202.09368), so B k token-slots as with top-k; a token no expert
+ *   takes gets 0.
  *
  * One figure: normalized test loss vs student granularity, a line per teacher and family.
  */
@@ -26,6 +29,7 @@ export const ROUTER_FAMILIES: Record<string, RouterSettings & { shared?: true }>
   aux: { auxLoss: 0.01 },
   "sigmoid-bias": { gate: "sigmoid-topk", biasRate: 0.001 },
   shared: { shared: true },
+  "expert-choice": { gate: "expert-choice" },
 };
 
 const TEACHERS = [{ m: 8, k: 4 }, { m: 16, k: 8 }];
@@ -76,7 +80,7 @@ export function routerRuns(scale: Scale, o: Overrides): RunConfig[] {
 export const ROUTERS = {
   routers: {
     description:
-      "Fig. 2's question under production router families: teachers 8e4a, 16e8a; students of granularity 2-16 at matched active neurons, each with softmax-topk, + aux loss, sigmoid + bias balancing, + 1 shared expert; loss vs granularity.",
+      "Fig. 2's question under production router families: teachers 8e4a, 16e8a; students of granularity 2-16 at matched active neurons, each with softmax-topk, + aux loss, sigmoid + bias balancing, + 1 shared expert, expert choice; loss vs granularity.",
     figure: "family-lines",
     runs: routerRuns,
   },

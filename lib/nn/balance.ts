@@ -38,7 +38,7 @@ export const BALANCE_FIELDS = ["auxLoss", "zLoss", "biasRate"] as const satisfie
 /** Throws a one-line Error naming the first bad field (`prefix` names where it sits). */
 export function validateBalance(
   b: BalanceConfig,
-  layer: Pick<MoeLayerSpec, "selectBias">,
+  layer: Partial<Pick<MoeLayerSpec, "selectBias" | "gate">>,
   prefix = "",
 ): void {
   for (const k of Object.keys(b)) {
@@ -52,6 +52,11 @@ export function validateBalance(
       throw new Error(`${prefix}${f}: must be a finite number >= 0, got ${String(v)}`);
     }
   }
+  if (b.auxLoss !== undefined && layer.gate === "expert-choice") {
+    throw new Error(
+      `${prefix}auxLoss: not with gate expert-choice (its loads are balanced by construction)`,
+    );
+  }
   if (b.biasRate !== undefined && !layer.selectBias) {
     throw new Error(
       `${prefix}biasRate: needs a layer with a selection bias (selectBias: true)`,
@@ -59,13 +64,28 @@ export function validateBalance(
   }
 }
 
-/** [B, m] float: 1 where a token selected the expert, else 0 (a token's k are distinct). */
+/** [B, m] float: 1 where the (token, expert) pair is selected, else 0. */
 export function selectionMask(g: Graph, route: MoeRoute): Value {
   const { op } = g;
   const dt = route.gates.dtype;
-  const zeros = op.ConstantOfShape(shapeOf(g, route.scores), tensor(dt, [1], [0]));
-  const ones = op.ConstantOfShape(shapeOf(g, route.gates), tensor(dt, [1], [1]));
-  return op.ScatterElements(zeros, route.indices, ones, { axis: 1 });
+  const ones = () => op.ConstantOfShape(shapeOf(g, route.gates), tensor(dt, [1], [1]));
+  switch (route.kind) {
+    case "token": {
+      // A token's k experts are distinct.
+      const zeros = op.ConstantOfShape(shapeOf(g, route.scores), tensor(dt, [1], [0]));
+      return op.ScatterElements(zeros, route.indices, ones(), { axis: 1 });
+    }
+    case "expert": {
+      // An expert's c tokens are distinct.
+      const zeros = op.ConstantOfShape(shapeOf(g, route.probsT), tensor(dt, [1], [0]));
+      const maskT = op.ScatterElements(zeros, route.tokens, ones(), { axis: 1 });
+      return op.Transpose(maskT, { perm: [1, 0] });
+    }
+    default: {
+      const never: never = route;
+      throw new Error(`route: unknown kind '${(never as MoeRoute).kind}'`);
+    }
+  }
 }
 
 /** [m]: the number of token-slots routed to each expert (float, no gradient). */

@@ -5,10 +5,17 @@
  */
 import { checkBool, checkOneOf, checkPosInt } from "../validate.ts";
 
-/** The gates (how the k selected experts are weighted); see `Gate`. */
-export const GATES = ["softmax-topk", "equal", "softmax-all", "sigmoid-topk"] as const;
+/** The gates (how experts are selected and weighted); see `Gate`. */
+export const GATES = [
+  "softmax-topk",
+  "equal",
+  "softmax-all",
+  "sigmoid-topk",
+  "expert-choice",
+] as const;
 /**
- * How the k selected experts are weighted (scores s = R x (+ b)):
+ * How experts are selected and weighted (scores s = R x (+ b)). Token choice, each token
+ * takes its top k:
  * - `softmax-topk`: softmax over the k selected scores (the authors' training code). This is
  *   exactly Mixtral's softmax over all m, top-k, renormalize to sum 1 (the softmax's
  *   normalizer cancels);
@@ -18,6 +25,12 @@ export const GATES = ["softmax-topk", "equal", "softmax-all", "sigmoid-topk"] as
  * - `sigmoid-topk` (DeepSeek-V3, arXiv 2412.19437): affinities sigma(s), selection by top-k of
  *   sigma(s) + b_sel (b_sel the balancing bias, 0 without one), weights the selected *unbiased*
  *   sigma(s) normalized to sum 1.
+ *
+ * Expert choice (Zhou et al., arXiv 2202.09368), each expert takes its top tokens:
+ * - `expert-choice`: P = softmax(s) over the m experts; each expert takes the c = ceil(k B / m)
+ *   tokens of its batch with the largest P[t, e] and weighs each by P[t, e]; a token no expert
+ *   takes gets 0 from the routed experts (expert_choice.ts). Loads are c by construction, so
+ *   no selection bias, auxiliary loss or bias balancing applies.
  *
  * With a selection bias (`selectBias`), the other gates select by top-k of s + b_sel and weigh
  * the selected unbiased scores. `routedScale` multiplies every gate weight.
@@ -123,8 +136,13 @@ export function validateMoeConfig(c: MoeLayerConfig): void {
 }
 
 /** Checks the optional router fields shared by layer and deep configs. */
-function validateRouterOptions(c: Pick<MoeLayerConfig, MoeOptionalField>): void {
+function validateRouterOptions(c: Pick<MoeLayerConfig, MoeOptionalField | "gate">): void {
   if (c.selectBias !== undefined) checkBool("selectBias", c.selectBias);
+  if (c.selectBias && c.gate === "expert-choice") {
+    throw new Error(
+      "selectBias: not with gate expert-choice (its loads are balanced by construction)",
+    );
+  }
   if (
     c.routedScale !== undefined &&
     (typeof c.routedScale !== "number" || !Number.isFinite(c.routedScale) || c.routedScale <= 0)

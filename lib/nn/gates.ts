@@ -1,7 +1,8 @@
 /**
  * Routing of an MoE layer as graph code: router scores, the top-k selection (optionally
  * biased by the balancing bias b_sel, which only selects) and the gate weights of each gate
- * family (see `Gate` in config.ts).
+ * family (see `Gate` in config.ts). Token-choice gates pick k experts per token; the
+ * `expert-choice` gate picks c tokens per expert (expert_choice.ts).
  *
  * Graph ops: MatMul / Gemm for the scores, TopK, Softmax, Sigmoid, GatherElements, ReduceSum,
  * Div, Mul, Add, ConstantOfShape (the `equal` gates). The selection bias enters only the TopK
@@ -11,11 +12,14 @@
 import type { Graph, Value } from "../graph/builder.ts";
 import { tensor } from "../graph/tensor.ts";
 import type { MoeLayerSpec } from "./config.ts";
+import { type ExpertChoiceRoute, routeExpertChoice } from "./expert_choice.ts";
 
 type Lookup = (name: string) => Value;
 
-/** A layer's routing: scores, selected experts and their weights. */
-export interface MoeRoute {
+/** A token-choice layer's routing: scores, each token's selected experts and their weights. */
+export interface TokenChoiceRoute {
+  /** Discriminant: each token chose its experts. */
+  kind: "token";
   /** Router scores s(x), [B, m]. */
   scores: Value;
   /** Selected experts, [B, k] int64, in decreasing (biased) affinity order. */
@@ -23,6 +27,11 @@ export interface MoeRoute {
   /** Their gate weights, [B, k]. */
   gates: Value;
 }
+
+export type { ExpertChoiceRoute };
+
+/** A layer's routing: k experts per token, or (`expert-choice`) c tokens per expert. */
+export type MoeRoute = TokenChoiceRoute | ExpertChoiceRoute;
 
 /**
  * The int64 shape of `v`: a constant when static, so the shapes downstream (and their
@@ -35,12 +44,13 @@ export function shapeOf(g: Graph, v: Value): Value {
     : g.op.Shape(v);
 }
 
-/** Scores, top-k selection and gate weights of one layer for x: [B, dIn]. */
+/** Scores, selection and gate weights of one layer for x: [B, dIn]. */
 export function routeTokens(g: Graph, s: MoeLayerSpec, p: Lookup, x: Value): MoeRoute {
   const { op } = g;
   const scores = s.routerBias
     ? op.Gemm(x, p("router.weight"), p("router.bias"))
     : op.MatMul(x, p("router.weight"));
+  if (s.gate === "expert-choice") return routeExpertChoice(g, s, scores);
   const bias = s.selectBias ? p("router.select_bias") : undefined;
   // The affinity the selection ranks (before the bias): sigma(s) for sigmoid gates, else s.
   const affinity = s.gate === "sigmoid-topk" ? op.Sigmoid(scores) : scores;
@@ -73,6 +83,43 @@ export function routeTokens(g: Graph, s: MoeLayerSpec, p: Lookup, x: Value): Moe
       throw new Error(`gate: unknown value '${never}'`);
     }
   }
-  if (s.routedScale !== undefined && s.routedScale !== 1) gates = op.Mul(gates, s.routedScale);
-  return { scores, indices, gates };
+  return { kind: "token", scores, indices, gates: scaleGates(g, s, gates) };
+}
+
+/** The route's selection: [B, k] experts (token choice) or [m, c] tokens (expert choice). */
+export function selection(route: MoeRoute): Value {
+  return route.kind === "token" ? route.indices : route.tokens;
+}
+
+/** Gate weights times `routedScale` (unchanged at 1). */
+export function scaleGates(g: Graph, s: Pick<MoeLayerSpec, "routedScale">, gates: Value): Value {
+  return s.routedScale !== undefined && s.routedScale !== 1
+    ? g.op.Mul(gates, s.routedScale)
+    : gates;
+}
+
+/**
+ * [B, m]: the gate weight of every (token, expert) pair, 0 where the expert does not take the
+ * token (the dense strategy's gate matrix).
+ */
+export function gateMatrix(g: Graph, route: MoeRoute): Value {
+  const { op } = g;
+  const zeros = (shape: Value) => op.ConstantOfShape(shape, tensor(route.gates.dtype, [1], [0]));
+  switch (route.kind) {
+    case "token":
+      return op.ScatterElements(zeros(shapeOf(g, route.scores)), route.indices, route.gates, {
+        axis: 1,
+      });
+    case "expert": {
+      // Expert-major [m, B], then transposed: expert e's row holds its c tokens' gates.
+      const full = op.ScatterElements(zeros(shapeOf(g, route.probsT)), route.tokens, route.gates, {
+        axis: 1,
+      });
+      return op.Transpose(full, { perm: [1, 0] });
+    }
+    default: {
+      const never: never = route;
+      throw new Error(`route: unknown kind '${(never as MoeRoute).kind}'`);
+    }
+  }
 }

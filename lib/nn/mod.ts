@@ -7,3 +7,5 @@ export * from "./moe.ts";
 export { deepMoeForward, type DeepMoeForwardResult } from "./deep.ts";
 export * from "./reference.ts";
 export { activeParams, sharedWidth } from "./shared.ts";
+export { expertCapacity, type ExpertChoiceRoute } from "./expert_choice.ts";
+export { selection, type TokenChoiceRoute } from "./gates.ts";

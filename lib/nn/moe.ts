@@ -10,9 +10,12 @@
  *   matmuls against its expert's gathered weights, and each token sums its k rows. Its backward
  *   is hand-written (autodiff/custom.ts): the adjoint of the row gathers is another row gather.
  *   Cost ~ 2 B k w (dIn + dOut) FLOPs plus padding, row gathers and per-tile weight copies.
+ *   Expert choice has exactly one tile of c rows per expert (token_dispatch.ts lays out
+ *   token-choice tiles, expert_choice.ts the expert-choice ones).
  *
  * Routing (gates.ts): scores s = x @ router.weight (+ router.bias), S = TopK(s, k) (of sigma(s)
- * for the sigmoid gate, plus the selection bias when the layer has one). Ties between equal
+ * for the sigmoid gate, plus the selection bias when the layer has one); expert choice takes
+ * TopK over the batch of each expert's softmax probabilities (expert_choice.ts). Ties between equal
  * scores go to the lower expert index (ONNX TopK's documented order; the TS reference does the
  * same). The dense float path (what the generic autodiff differentiates) uses only MatMul,
  * Gemm, Add, Mul, Relu, Erf (+ Cast for float64 gelu), Softmax, ReduceSum, Reshape, Transpose,
@@ -22,11 +25,10 @@
  * (Shape, Squeeze, Range, TopK indices, ScatterElements incl. reduction "add", CumSum,
  * ReduceSum, Div, Min, Expand, ArgMax) and carries no gradient; its backward sums per-tile
  * weight gradients into their experts by a Gather into [m, most tiles of one expert] cells and
- * a ReduceSum over them, in tile order (exact and reproducible; see sparse.ts).
+ * a ReduceSum over them, in tile order (exact and reproducible; see token_dispatch.ts).
  */
 import type { Graph, Value } from "../graph/builder.ts";
 import { isFloat } from "../graph/dtype.ts";
-import { tensor } from "../graph/tensor.ts";
 import {
   type MoeLayerConfig,
   type MoeLayerSpec,
@@ -36,8 +38,10 @@ import {
 } from "./config.ts";
 import { getParam, type ParamValues } from "./params.ts";
 import { activate } from "./activation.ts";
-import { sparseExperts } from "./sparse.ts";
-import { type MoeRoute, routeTokens, shapeOf } from "./gates.ts";
+import { type Dispatch, sparseExperts } from "./sparse.ts";
+import { gateMatrix, type MoeRoute, routeTokens } from "./gates.ts";
+import { tokenChoiceDispatch } from "./token_dispatch.ts";
+import { expertChoiceDispatch } from "./expert_choice.ts";
 import { sharedExperts } from "./shared.ts";
 
 export { activate };
@@ -153,7 +157,8 @@ export function moeLayerForward(
     if (s.activation === "constant") {
       y = g.scope("constant", () => constantExperts(g, s, p, route, strategy));
     } else if (strategy === "dense") y = g.scope("dense", () => denseExperts(g, s, p, x, route));
-    else y = g.scope("sparse", () => sparseExperts(g, s, p, x, route));
+    else {y = g.scope("sparse", () =>
+        sparseExperts(g, s, p, x, route.gates, dispatch(g, s, route, x)));}
     if (s.sharedExperts) y = g.op.Add(y, g.scope("shared", () => sharedExperts(g, s, p, x)));
     return { y, route, strategy };
   });
@@ -164,11 +169,18 @@ type Lookup = (name: string) => Value;
 /** A parameter prefix as a scope name: "moe0." -> "moe0". */
 export const scopeName = (prefix: string): string => prefix.replace(/\.+$/, "") || "moe";
 
-/** Gates scattered into a [B, m] matrix that is 0 for unselected experts. */
-function fullGates(g: Graph, route: MoeRoute): Value {
-  const { op } = g;
-  const zeros = op.ConstantOfShape(shapeOf(g, route.scores), tensor(route.gates.dtype, [1], [0]));
-  return op.ScatterElements(zeros, route.indices, route.gates, { axis: 1 });
+/** The sparse layout of a route: tiles sized from the loads, or one tile per expert. */
+function dispatch(g: Graph, s: MoeLayerSpec, route: MoeRoute, x: Value): Dispatch {
+  switch (route.kind) {
+    case "token":
+      return tokenChoiceDispatch(g, s, route, x);
+    case "expert":
+      return expertChoiceDispatch(g, s, route, x);
+    default: {
+      const never: never = route;
+      throw new Error(`route: unknown kind '${(never as MoeRoute).kind}'`);
+    }
+  }
 }
 
 function denseExperts(g: Graph, s: MoeLayerSpec, p: Lookup, x: Value, route: MoeRoute): Value {
@@ -188,7 +200,7 @@ function denseExperts(g: Graph, s: MoeLayerSpec, p: Lookup, x: Value, route: Moe
     }
     h = op.Transpose(h, { perm: [1, 0, 2] });
   }
-  const gatesFull = fullGates(g, route); // [B, m]
+  const gatesFull = gateMatrix(g, route); // [B, m]
   const hg = op.Reshape(op.Mul(h, op.Unsqueeze(gatesFull, [2])), [-1, m * w]);
   const y = op.MatMul(hg, p("experts.w2"));
   return s.expertBias ? op.Add(y, op.MatMul(gatesFull, p("experts.b2"))) : y;
@@ -208,7 +220,8 @@ function constantExperts(
   const { op } = g;
   let v = op.ReduceSum(op.Reshape(p("experts.w2"), [s.m, s.w, s.dOut]), [1], { keepdims: 0 }); // [m, dOut]
   if (s.expertBias) v = op.Add(v, p("experts.b2"));
-  if (strategy === "dense") return op.MatMul(fullGates(g, route), v);
+  // Expert choice: the [B, m] gate matrix is as cheap as any gather.
+  if (strategy === "dense" || route.kind === "expert") return op.MatMul(gateMatrix(g, route), v);
   const picked = op.Gather(v, route.indices, { axis: 0 }); // [B, k, dOut]
   return op.ReduceSum(op.Mul(picked, op.Unsqueeze(route.gates, [2])), [1], { keepdims: 0 });
 }

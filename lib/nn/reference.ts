@@ -18,9 +18,12 @@ export interface ReferenceResult {
   y: Float64Array;
   /** [B, m]. */
   scores: Float64Array;
-  /** [B, k], decreasing score, ties to the lower index. */
+  /**
+   * Token choice: [B, k] experts, decreasing score, ties to the lower index. Expert choice:
+   * [m, c] tokens of each expert, decreasing probability, ties to the lower token.
+   */
   indices: Int32Array;
-  /** [B, k]. */
+  /** The gate weights of `indices`: [B, k] (token choice) or [m, c] (expert choice). */
   gates: Float64Array;
 }
 
@@ -98,6 +101,8 @@ export function referenceGates(
       gates = sel.map((j) => Math.exp(aff[j] - mx) / z);
       break;
     }
+    case "expert-choice":
+      throw new Error("gate: expert-choice selects per expert (referenceExpertChoice)");
     default: {
       const never: never = s.gate;
       throw new Error(`gate: unknown value '${never}'`);
@@ -105,6 +110,38 @@ export function referenceGates(
   }
   const scale = s.routedScale ?? 1;
   return { sel, gates: scale === 1 ? gates : gates.map((v) => v * scale) };
+}
+
+/**
+ * Expert choice on the scores of a batch (`scores` [B, m] row-major): P = softmax over each
+ * token's m scores; expert e takes the c = ceil(k B / m) tokens of largest P[t, e] (ties to
+ * the lower token) with gates P[t, e] times `routedScale`. Returns [m, c] tokens and gates.
+ */
+export function referenceExpertChoice(
+  s: Pick<MoeLayerConfig, "m" | "k" | "routedScale">,
+  scores: ArrayLike<number>,
+): { c: number; tokens: Int32Array; gates: Float64Array } {
+  const { m } = s;
+  const B = scores.length / m;
+  const c = Math.ceil((s.k * B) / m);
+  const P = new Float64Array(B * m);
+  for (let t = 0; t < B; t++) {
+    const row = Array.from({ length: m }, (_, j) => scores[t * m + j]);
+    const mx = Math.max(...row);
+    const z = row.reduce((a, v) => a + Math.exp(v - mx), 0);
+    row.forEach((v, j) => (P[t * m + j] = Math.exp(v - mx) / z));
+  }
+  const tokens = new Int32Array(m * c);
+  const gates = new Float64Array(m * c);
+  const scale = s.routedScale ?? 1;
+  for (let e = 0; e < m; e++) {
+    const col = Array.from({ length: B }, (_, t) => P[t * m + e]);
+    topK(col, c).forEach((t, r) => {
+      tokens[e * c + r] = t;
+      gates[e * c + r] = P[t * m + e] * scale;
+    });
+  }
+  return { c, tokens, gates };
 }
 
 /** Reference forward of one layer spec on x ([B, dIn] row-major). */
@@ -131,25 +168,46 @@ export function moeLayerReference(
     Wh.push(get(`experts.wh${i}`));
     bh.push(s.expertBias ? get(`experts.bh${i}`) : undefined);
   }
-  const out: ReferenceResult = {
-    y: new Float64Array(B * dOut),
-    scores: new Float64Array(B * m),
-    indices: new Int32Array(B * k),
-    gates: new Float64Array(B * k),
-  };
+  const scores = new Float64Array(B * m);
+  const xs: number[][] = [];
   for (let t = 0; t < B; t++) {
     const xt = Array.from({ length: dIn }, (_, i) => Number(x[t * dIn + i]));
-    const sc = new Float64Array(m);
+    xs.push(xt);
     for (let j = 0; j < m; j++) {
       let v = rb ? rb[j] : 0;
       for (let i = 0; i < dIn; i++) v += xt[i] * R[i * m + j];
-      sc[j] = v;
+      scores[t * m + j] = v;
     }
-    out.scores.set(sc, t * m);
-    const { sel, gates } = referenceGates(s, sc, sb);
-    sel.forEach((j, r) => {
-      out.indices[t * k + r] = j;
-      out.gates[t * k + r] = gates[r];
+  }
+  // Each token's (expert, gate) pairs, from the selection of the gate family.
+  const pairs: [number, number][][] = Array.from({ length: B }, () => []);
+  let indices: Int32Array;
+  let gateOut: Float64Array;
+  if (s.gate === "expert-choice") {
+    const ec = referenceExpertChoice(s, scores);
+    for (let e = 0; e < m; e++) {
+      for (let r = 0; r < ec.c; r++) {
+        pairs[ec.tokens[e * ec.c + r]].push([e, ec.gates[e * ec.c + r]]);
+      }
+    }
+    indices = ec.tokens;
+    gateOut = ec.gates;
+  } else {
+    indices = new Int32Array(B * k);
+    gateOut = new Float64Array(B * k);
+    for (let t = 0; t < B; t++) {
+      const { sel, gates } = referenceGates(s, scores.subarray(t * m, (t + 1) * m), sb);
+      sel.forEach((j, r) => {
+        indices[t * k + r] = j;
+        gateOut[t * k + r] = gates[r];
+        pairs[t].push([j, gates[r]]);
+      });
+    }
+  }
+  const y = new Float64Array(B * dOut);
+  for (let t = 0; t < B; t++) {
+    const xt = xs[t];
+    for (const [j, gate] of pairs[t]) {
       // Expert j: y_j = A_j act(B_j^T x + c_j) + e_j (with extra hidden layers when depth > 1).
       let h = new Float64Array(w);
       for (let u = 0; u < w; u++) {
@@ -169,12 +227,12 @@ export function moeLayerReference(
       for (let o = 0; o < dOut; o++) {
         let v = b2 ? b2[j * dOut + o] : 0;
         for (let u = 0; u < w; u++) v += h[u] * W2[(j * w + u) * dOut + o];
-        out.y[t * dOut + o] += gates[r] * v;
+        y[t * dOut + o] += gate * v;
       }
-    });
-    if (s.sharedExperts) sharedReference(s, get, xt, out.y.subarray(t * dOut, (t + 1) * dOut));
+    }
+    if (s.sharedExperts) sharedReference(s, get, xt, y.subarray(t * dOut, (t + 1) * dOut));
   }
-  return out;
+  return { y, scores, indices, gates: gateOut };
 }
 
 /** Adds the shared experts' outputs (weight 1 each) for one token `xt` to `y` [dOut]. */

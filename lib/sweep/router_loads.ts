@@ -4,13 +4,16 @@
  * load ratio, the load entropy divided by ln m (1 = perfectly uniform) and the number of dead
  * experts (load 0). Pure functions: counting a layer's selected indices, the statistics, and
  * the curves.csv / results.csv cells (columns `load_l<l>_e<i>`, `max_mean_load_l<l>`,
- * `load_entropy_l<l>`, `dead_experts_l<l>`; absent for records without router metrics).
+ * `load_entropy_l<l>`, `dead_experts_l<l>`, and for expert-choice layers `unrouted_l<l>`, the
+ * fraction of tokens no expert took; absent for records without router metrics).
  */
 
 /** One MoE layer's loads after an epoch: loads[i] = fraction of token-slots routed to i. */
 export interface LayerLoad {
   /** Per expert, sums to 1. */
   loads: number[];
+  /** Expert-choice layers: the fraction of tokens no expert took (column `unrouted_l<l>`). */
+  unrouted?: number;
 }
 
 /** Most experts a layer may have for per-expert columns (bounds the column count). */
@@ -27,6 +30,31 @@ export function countLoads(indices: ArrayLike<number | bigint>, m: number): numb
     counts[e]++;
   }
   return counts.map((c) => c / indices.length);
+}
+
+/**
+ * An expert-choice layer's loads from its experts' chosen tokens (tokens[e * c + r], [m, c]
+ * flat) in a batch of B: every expert holds c of the m c slots, and `unrouted` is the
+ * fraction of the B tokens that no expert took.
+ */
+export function countExpertChoice(
+  tokens: ArrayLike<number | bigint>,
+  m: number,
+  batch: number,
+): LayerLoad {
+  if (tokens.length % m !== 0) {
+    throw new Error(`tokens: length ${tokens.length} is not a multiple of m (=${m})`);
+  }
+  const taken = new Uint8Array(batch);
+  for (let i = 0; i < tokens.length; i++) {
+    const t = Number(tokens[i]);
+    if (!Number.isInteger(t) || t < 0 || t >= batch) {
+      throw new Error(`tokens[${i}]: must be a token in 0..${batch - 1}, got ${t}`);
+    }
+    taken[t] = 1;
+  }
+  const covered = taken.reduce((a, b) => a + b, 0);
+  return { loads: new Array<number>(m).fill(1 / m), unrouted: 1 - covered / batch };
 }
 
 /** max/mean load (m · max load), load entropy / ln m, and the dead experts of loads. */
@@ -54,6 +82,7 @@ function statCells(router: readonly LayerLoad[], prefix = ""): Record<string, nu
     cells[`${prefix}max_mean_load_l${l}`] = s.maxMean;
     cells[`${prefix}load_entropy_l${l}`] = s.entropy;
     cells[`${prefix}dead_experts_l${l}`] = s.dead;
+    if (layer.unrouted !== undefined) cells[`${prefix}unrouted_l${l}`] = layer.unrouted;
   });
   return cells;
 }
@@ -96,6 +125,6 @@ export function routerColumns(rows: readonly Record<string, unknown>[]): string[
   });
 }
 
-const STATS = ["load", "max_mean_load", "load_entropy", "dead_experts"];
+const STATS = ["load", "max_mean_load", "load_entropy", "dead_experts", "unrouted"];
 const ROUTER_KEY =
-  /^((?:final_)?(?:load|max_mean_load|load_entropy|dead_experts)_l)(\d+)(?:_e(\d+))?$/;
+  /^((?:final_)?(?:load|max_mean_load|load_entropy|dead_experts|unrouted)_l)(\d+)(?:_e(\d+))?$/;

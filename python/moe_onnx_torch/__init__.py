@@ -20,7 +20,10 @@ not interpreted. The module computes the same function as the file under onnxrun
 - gates: `softmax-topk` (softmax over the k selected unbiased scores), `equal` (1 each; the
   router gets no gradient), `softmax-all` (softmax over all m scores, the selected k kept),
   `sigmoid-topk` (DeepSeek-V3, arXiv 2412.19437: the selected unbiased sigma(s) normalized to
-  sum 1); every gate times `routedScale` when the config has one;
+  sum 1); `expert-choice` (arXiv 2202.09368: P = softmax(s) over the m experts, each expert
+  takes the c = ceil(k B / m) tokens of its batch with the largest P[:, e], ties to the lower
+  token, with gate P[t, e]; a token no expert takes gets 0 from the routed experts); every gate
+  times `routedScale` when the config has one;
 - expert j: A_j act(B_j^T x + c_j) + e_j with `relu`, `linear`, exact (erf) `gelu` or `constant`
   (act = 1: the expert outputs A_j 1 + e_j whatever its input); deeper experts apply
   act(h @ wh_i[j] + bh_i[j]) in between;

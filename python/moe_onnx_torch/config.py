@@ -11,7 +11,7 @@ BATCH_DIM = "batch"
 IR_VERSION = 8
 OPSET = 17
 
-GATES = ("softmax-topk", "equal", "softmax-all", "sigmoid-topk")
+GATES = ("softmax-topk", "equal", "softmax-all", "sigmoid-topk", "expert-choice")
 ACTIVATIONS = ("relu", "linear", "constant", "gelu")
 STRATEGIES = ("dense", "sparse", "auto")
 INIT_SCHEMES = ("torch", "paper")
@@ -90,6 +90,9 @@ def check_config(kind, config):
     _one_of("strategy", c["strategy"], STRATEGIES)
     if "selectBias" in c:
         _bool("selectBias", c["selectBias"])
+        if c["selectBias"] and c["gate"] == "expert-choice":
+            raise ValueError("selectBias: not with gate expert-choice "
+                             "(its loads are balanced by construction)")
     r = c.get("routedScale")
     if r is not None and (isinstance(r, bool) or not isinstance(r, (int, float))
                           or not math.isfinite(r) or r <= 0):

@@ -39,7 +39,7 @@ class MoELayer(torch.nn.Module):
 
     `forward(x)` gives y [B, dOut]; `route(x)` gives the scores [B, m], the selected experts
     [B, k] (decreasing biased affinity, lower index first among ties) and their gate weights
-    [B, k] (a balancing rule reads the selection counts off the indices and updates
+    [B, k] (gate `expert-choice`: each expert's tokens [m, c] and their gates) (a balancing rule reads the selection counts off the indices and updates
     `router.select_bias` in place). `strategy`
     decides only how y is computed (identical results): `dense` runs every expert as one wide
     matmul and masks, `sparse` runs each expert on its own tokens; `auto` is dense for m <= 8 k.
@@ -66,6 +66,8 @@ class MoELayer(torch.nn.Module):
         scores = x @ self.router.weight
         if s["routerBias"]:
             scores = scores + self.router.bias
+        if s["gate"] == "expert-choice":
+            return (scores, *self._expert_choice(scores))
         affinity = torch.sigmoid(scores) if s["gate"] == "sigmoid-topk" else scores
         ranked = affinity + self.router.select_bias if s.get("selectBias") else affinity
         # A stable descending sort keeps the lower expert index first among equal scores; the
@@ -88,6 +90,19 @@ class MoELayer(torch.nn.Module):
             gates = gates * s["routedScale"]
         return scores, idx, gates
 
+    def _expert_choice(self, scores):
+        """Expert choice (arXiv 2202.09368): P = softmax(s) over the m experts; expert e takes the
+        c = ceil(k B / m) tokens of largest P[:, e] (lower token first among ties), weighted by
+        P[t, e]. Returns tokens [m, c] and gates [m, c]."""
+        s = self.spec
+        c = -(-s["k"] * scores.shape[0] // s["m"])
+        probs_t = torch.softmax(scores, dim=1).T  # [m, B]
+        tokens = torch.sort(probs_t.detach(), dim=1, descending=True, stable=True).indices[:, :c]
+        gates = probs_t.gather(1, tokens)
+        if s.get("routedScale", 1) != 1:
+            gates = gates * s["routedScale"]
+        return tokens, gates
+
     # The toolkit's balancing (lib/nn/balance.ts), for training in PyTorch: call `route(x)`
     # (or keep its outputs) and use these on the scores and selected experts.
 
@@ -100,6 +115,9 @@ class MoELayer(torch.nn.Module):
         """alpha m sum_i f_i P_i (Switch Transformer, arXiv 2101.03961): f_i the fraction of the
         B k token-slots routed to expert i, P_i the batch mean of expert i's router probability
         (softmax of the scores; sigma(s) normalized over the m experts for `sigmoid-topk`)."""
+        if self.spec["gate"] == "expert-choice":
+            raise ValueError("auxLoss: not with gate expert-choice "
+                             "(its loads are balanced by construction)")
         m = self.spec["m"]
         f = self.loads(idx) / idx.numel()
         if self.spec["gate"] == "sigmoid-topk":
@@ -152,15 +170,23 @@ class MoELayer(torch.nn.Module):
         w2 = self.experts.w2
         b2 = self.experts.b2 if bias else None
         strategy = self._resolved_strategy()
+        ec = s["gate"] == "expert-choice"  # idx, gates: each expert's tokens [m, c]
         full = None
         if strategy == "dense" or s["activation"] == "constant":
-            full = torch.zeros(x.shape[0], m, dtype=x.dtype, device=x.device)
-            full = full.scatter(1, idx, gates)  # [B, m]: 0 for unselected experts
+            # [B, m]: 0 for the (token, expert) pairs not selected
+            if ec:
+                full = torch.zeros(m, x.shape[0], dtype=x.dtype, device=x.device)
+                full = full.scatter(1, idx, gates).T
+            else:
+                full = torch.zeros(x.shape[0], m, dtype=x.dtype, device=x.device)
+                full = full.scatter(1, idx, gates)
         if s["activation"] == "constant":  # expert j outputs v_j = A_j 1 + e_j
             v = w2.reshape(m, w, d_out).sum(1)
             if bias:
                 v = v + b2
-            return full @ v if strategy == "dense" else (v[idx] * gates[..., None]).sum(1)
+            if strategy == "dense" or ec:
+                return full @ v
+            return (v[idx] * gates[..., None]).sum(1)
         a = s["activation"]
         if strategy == "dense":
             pre = x @ self.experts.w1
@@ -179,7 +205,11 @@ class MoELayer(torch.nn.Module):
             return y + full @ b2 if bias else y
         y = torch.zeros(x.shape[0], d_out, dtype=x.dtype, device=x.device)
         for j in range(m):
-            tok, rank = (idx == j).nonzero(as_tuple=True)
+            if ec:
+                tok, gj = idx[j], gates[j, :, None]
+            else:
+                tok, rank = (idx == j).nonzero(as_tuple=True)
+                gj = gates[tok, rank, None]
             if tok.numel() == 0:
                 continue
             cols = slice(j * w, (j + 1) * w)
@@ -195,7 +225,7 @@ class MoELayer(torch.nn.Module):
             yj = h @ w2[cols]
             if bias:
                 yj = yj + b2[j]
-            y = y.index_add(0, tok, gates[tok, rank, None] * yj)
+            y = y.index_add(0, tok, gj * yj)
         return y
 
 

@@ -74,32 +74,11 @@ class _GraphWriter:
 
     def routed(self, s, prefix, x):
         p = lambda n: prefix + n  # noqa: E731
-        m, k, w, d_out, bias = s["m"], s["k"], s["w"], s["dOut"], s["expertBias"]
+        m, w, d_out, bias = s["m"], s["w"], s["dOut"], s["expertBias"]
         scores = (self.op("Gemm", x, p("router.weight"), p("router.bias")) if s["routerBias"]
                   else self.op("MatMul", x, p("router.weight")))
-        affinity = self.op("Sigmoid", scores) if s["gate"] == "sigmoid-topk" else scores
-        ranked = (self.op("Add", affinity, p("router.select_bias")) if s.get("selectBias")
-                  else affinity)
-        vals, idx = self.op("TopK", ranked, self.i64([k]), outputs=2, axis=-1, largest=1,
-                            sorted=1)
-        picked = (self.op("GatherElements", affinity, idx, axis=1) if s.get("selectBias")
-                  else vals)
-        if s["gate"] == "softmax-topk":
-            gates = self.op("Softmax", picked, axis=-1)
-        elif s["gate"] == "softmax-all":
-            gates = self.op("GatherElements", self.op("Softmax", scores, axis=-1), idx, axis=1)
-        elif s["gate"] == "sigmoid-topk":
-            gates = self.op("Div", picked, self.op("ReduceSum", picked, self.i64([1])))
-        elif s["gate"] == "equal":
-            gates = self.op("ConstantOfShape", self.op("Shape", vals),
-                            value=numpy_helper.from_array(np.ones(1, self.np)))
-        else:
-            raise ValueError(f"gate: unknown value {s['gate']!r} (allowed: {', '.join(GATES)})")
-        if s.get("routedScale", 1) != 1:
-            gates = self.op("Mul", gates, self.const(s["routedScale"]))
-        zeros = self.op("ConstantOfShape", self.op("Shape", scores),
-                        value=numpy_helper.from_array(np.zeros(1, self.np)))
-        full = self.op("ScatterElements", zeros, idx, gates, axis=1)  # [B, m]
+        full = (self.expert_choice(s, scores) if s["gate"] == "expert-choice"
+                else self.token_choice(s, p, scores))  # [B, m]: 0 where not selected
         if s["activation"] == "constant":
             v = self.op("ReduceSum", self.op("Reshape", p("experts.w2"), self.i64([m, w, d_out])),
                         self.i64([1]), keepdims=0)
@@ -122,6 +101,48 @@ class _GraphWriter:
                      self.i64([-1, m * w]))
         y = self.op("MatMul", hg, p("experts.w2"))
         return self.op("Add", y, self.op("MatMul", full, p("experts.b2"))) if bias else y
+
+    def token_choice(self, s, p, scores):
+        """[B, m] gates of the top-k selection (each gate family; see the module doc)."""
+        affinity = self.op("Sigmoid", scores) if s["gate"] == "sigmoid-topk" else scores
+        ranked = (self.op("Add", affinity, p("router.select_bias")) if s.get("selectBias")
+                  else affinity)
+        vals, idx = self.op("TopK", ranked, self.i64([s["k"]]), outputs=2, axis=-1, largest=1,
+                            sorted=1)
+        picked = (self.op("GatherElements", affinity, idx, axis=1) if s.get("selectBias")
+                  else vals)
+        if s["gate"] == "softmax-topk":
+            gates = self.op("Softmax", picked, axis=-1)
+        elif s["gate"] == "softmax-all":
+            gates = self.op("GatherElements", self.op("Softmax", scores, axis=-1), idx, axis=1)
+        elif s["gate"] == "sigmoid-topk":
+            gates = self.op("Div", picked, self.op("ReduceSum", picked, self.i64([1])))
+        elif s["gate"] == "equal":
+            gates = self.op("ConstantOfShape", self.op("Shape", vals),
+                            value=numpy_helper.from_array(np.ones(1, self.np)))
+        else:
+            raise ValueError(f"gate: unknown value {s['gate']!r} (allowed: {', '.join(GATES)})")
+        if s.get("routedScale", 1) != 1:
+            gates = self.op("Mul", gates, self.const(s["routedScale"]))
+        zeros = self.op("ConstantOfShape", self.op("Shape", scores),
+                        value=numpy_helper.from_array(np.zeros(1, self.np)))
+        return self.op("ScatterElements", zeros, idx, gates, axis=1)
+
+    def expert_choice(self, s, scores):
+        """[B, m] gates of expert choice: expert e takes the c = ceil(k B / m) tokens of largest
+        softmax(s)[:, e] (TopK over the batch), weighted by that probability."""
+        m = s["m"]
+        probs_t = self.op("Transpose", self.op("Softmax", scores, axis=-1), perm=[1, 0])
+        batch = self.op("Shape", scores, start=0, end=1)
+        cap = self.op("Div", self.op("Add", self.op("Mul", batch, self.i64([s["k"]])),
+                                     self.i64([m - 1])), self.i64([m]))
+        vals, tokens = self.op("TopK", probs_t, cap, outputs=2, axis=1, largest=1, sorted=1)
+        if s.get("routedScale", 1) != 1:
+            vals = self.op("Mul", vals, self.const(s["routedScale"]))
+        zeros = self.op("ConstantOfShape", self.op("Shape", probs_t),
+                        value=numpy_helper.from_array(np.zeros(1, self.np)))
+        full_t = self.op("ScatterElements", zeros, tokens, vals, axis=1)  # [m, B]
+        return self.op("Transpose", full_t, perm=[1, 0])
 
 
 def _describe(kind, c, meta):

@@ -58,23 +58,35 @@ def moe_layer(x, c, W, prefix, depth):
     s = x @ p("router.weight")
     if c["routerBias"]:
         s = s + p("router.bias")
-    # Affinities: sigma(s) for the sigmoid gate, else s; the selection bias b_sel only selects.
-    a = 1.0 / (1.0 + np.exp(-s)) if c["gate"] == "sigmoid-topk" else s
-    ranked = a + p("router.select_bias") if c.get("selectBias") else a
-    # Decreasing affinity; a stable sort of -a keeps the lower index first among ties.
-    idx = np.argsort(-ranked, axis=1, kind="stable")[:, :k]
-    sel = np.take_along_axis(a, idx, axis=1)  # the unbiased affinities of the selected
-    if c["gate"] == "softmax-topk":
-        gates = softmax(sel)
-    elif c["gate"] == "equal":
-        gates = np.ones_like(sel)
-    elif c["gate"] == "softmax-all":
-        gates = np.take_along_axis(softmax(s), idx, axis=1)
-    elif c["gate"] == "sigmoid-topk":
-        gates = sel / sel.sum(axis=1, keepdims=True)
+    if c["gate"] == "expert-choice":
+        # Expert e takes the c = ceil(k B / m) tokens of largest softmax(s)[:, e] (stable: the
+        # lower token first among ties) with gate P[t, e]: as a [B, m] gate matrix over all m.
+        P = softmax(s)
+        cap = -(-k * x.shape[0] // m)
+        tok = np.argsort(-P.T, axis=1, kind="stable")[:, :cap]  # [m, c]
+        gates = np.zeros_like(P)
+        for j in range(m):
+            gates[tok[j], j] = P[tok[j], j]
+        gates = gates * c.get("routedScale", 1.0)
+        idx = np.tile(np.arange(m), (x.shape[0], 1))
     else:
-        raise ValueError(f"gate: unexpected {c['gate']!r}")
-    gates = gates * c.get("routedScale", 1.0)
+        # Affinities: sigma(s) for the sigmoid gate, else s; the selection bias only selects.
+        a = 1.0 / (1.0 + np.exp(-s)) if c["gate"] == "sigmoid-topk" else s
+        ranked = a + p("router.select_bias") if c.get("selectBias") else a
+        # Decreasing affinity; a stable sort of -a keeps the lower index first among ties.
+        idx = np.argsort(-ranked, axis=1, kind="stable")[:, :k]
+        sel = np.take_along_axis(a, idx, axis=1)  # the unbiased affinities of the selected
+        if c["gate"] == "softmax-topk":
+            gates = softmax(sel)
+        elif c["gate"] == "equal":
+            gates = np.ones_like(sel)
+        elif c["gate"] == "softmax-all":
+            gates = np.take_along_axis(softmax(s), idx, axis=1)
+        elif c["gate"] == "sigmoid-topk":
+            gates = sel / sel.sum(axis=1, keepdims=True)
+        else:
+            raise ValueError(f"gate: unexpected {c['gate']!r}")
+        gates = gates * c.get("routedScale", 1.0)
 
     W1 = p("experts.w1").reshape(d_in, m, w).transpose(1, 0, 2)  # B_j^T: [m, dIn, w]
     b1 = p("experts.b1").reshape(m, w) if c["expertBias"] else np.zeros((m, w))
@@ -85,7 +97,7 @@ def moe_layer(x, c, W, prefix, depth):
         for i in range(1, depth)
     ]
     y = np.zeros((x.shape[0], d_out))
-    for r in range(k):
+    for r in range(idx.shape[1]):
         j = idx[:, r]
         if c["activation"] == "constant":
             h = np.ones((x.shape[0], w))  # sigma(t) = 1: the expert ignores its input

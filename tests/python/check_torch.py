@@ -69,10 +69,11 @@ def write_bin(d, name, t):
 
 
 def router_gets_grad(c):
-    """softmax-all weights depend on all scores; softmax-topk and sigmoid-topk weights are
-    normalized over the k selected, so constant (1) when k = 1; equal weights are constant."""
-    return c["gate"] == "softmax-all" or (c["gate"] in ("softmax-topk", "sigmoid-topk")
-                                          and c["k"] > 1)
+    """softmax-all and expert-choice weights (softmax over all m) depend on all scores;
+    softmax-topk and sigmoid-topk weights are normalized over the k selected, so constant (1)
+    when k = 1; equal weights are constant."""
+    return c["gate"] in ("softmax-all", "expert-choice") or (
+        c["gate"] in ("softmax-topk", "sigmoid-topk") and c["k"] > 1)
 
 
 def passes_input_grad(c, spec):
