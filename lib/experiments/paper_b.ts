@@ -117,7 +117,7 @@ export const PAPER_B = {
   },
   "paperB-exp2": {
     description:
-      "Paper B Exp. II: the 9-piece compositional target compose9 (f = g_i(x1) + h_j(x2), x1, x2 uniform on [-1,1]^2, 3 regions each, pieces sin(w t) + level joined continuously) fitted by a deep 2-3-MoE and a shallow 1-6-MoE, top-1 softmax-all gates, 3-layer ReLU experts (two hidden layers) at widths {16, 32, 64, 128}; AdamW lr {1e-3, 3e-3} (best per cell), no weight decay, cosine per epoch, batch 256, 200 x 2^14 fresh samples (12,800 steps; quick 100 x 2^13, lr 3e-3; trainSamples N trains on a fixed set of N samples instead), float32; the paper finds deep keeps improving with width, shallow plateaus from width 32 (ours keeps improving with width under every protocol tried: docs/reproduction/paperB-exp2-explore.md).",
+      "Paper B Exp. II: the 9-piece compositional target compose9 (f = g_i(x1) + h_j(x2), x1, x2 uniform on [-1,1]^2, 3 regions each, pieces sin(w t) + level joined continuously) fitted by a deep 2-3-MoE and a shallow 1-6-MoE, top-1 softmax-all gates, 3-layer ReLU experts (two hidden layers) at widths {16, 32, 64, 128}; AdamW lr {1e-3, 3e-3} (best per cell), no weight decay, cosine per epoch, batch 256, 200 x 2^14 fresh samples (12,800 steps; quick 100 x 2^13, lr 3e-3; trainSamples N trains on a fixed set of N samples instead), float32; the paper finds deep keeps improving with width, shallow plateaus from width 32 (ours does not at this protocol; the protocols tried are in docs/reproduction/paperB-exp2-explore.md).",
     figure: "error-vs-width",
     runs: (scale: Scale, o: Overrides) =>
       expand(
