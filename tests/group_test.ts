@@ -12,6 +12,7 @@ import {
   studentParamCount,
   SWEEP_GROUP_MAX_PARAMS,
 } from "../lib/experiments/executor.ts";
+import { defaultThreads, SINGLE_THREAD_MAX_WORK } from "../lib/experiments/grouping.ts";
 import { canonicalJson } from "../lib/sweep/runid.ts";
 import { runSweep } from "../lib/sweep/engine.ts";
 import { readRecords } from "../lib/sweep/records.ts";
@@ -235,4 +236,18 @@ Deno.test("the sweep's policy: a teacher's students and lrs together, up to 3 M 
   assert.equal(big.length, 2);
   assert.equal(groupKey(big[0]), groupKey(big[1]));
   assert.ok(studentParamCount(big[0]) > SWEEP_GROUP_MAX_PARAMS, "a 256e8a student trains alone");
+});
+
+Deno.test("small groups train on one intra-op thread by default, large ones on the default pool", () => {
+  const exp2 = resolvePreset("paperB-exp2", "full").runs;
+  assert.equal(defaultThreads(exp2), 1, "paper B Exp. II: all 16 runs in one program");
+  assert.equal(defaultThreads(resolvePreset("paperB-exp1", "full").runs.slice(0, 2)), 1);
+  const row = resolvePreset("fig2", "full").runs.filter((r) => r.labels.teacher === "32e16a");
+  assert.ok(row.length > 1);
+  assert.equal(defaultThreads(row), undefined, "paper A full scale: d = 256, batch 2048");
+  // The bound is on parameters times batch.
+  const work = studentParamCount(exp2[0]) * exp2[0].train.batch;
+  assert.ok(work <= SINGLE_THREAD_MAX_WORK);
+  const big = { ...exp2[0], train: { ...exp2[0].train, batch: 2 * SINGLE_THREAD_MAX_WORK } };
+  assert.equal(defaultThreads([big]), undefined);
 });

@@ -42,7 +42,8 @@ export const SWEEP_FLAGS = {
   },
   threads: {
     arg: "N",
-    help: "onnxruntime intra-op threads (default: one per physical core; at most the cores)",
+    help: "onnxruntime intra-op threads (default: 1 for small programs, see " +
+      "lib/experiments/grouping.ts, else one per physical core; at most the cores)",
   },
   "force-threads": { help: "allow --threads above the machine's core count" },
   spinning: {

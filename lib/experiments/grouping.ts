@@ -33,3 +33,19 @@ export function studentParamCount(cfg: RunConfig): number {
  * part of the step.
  */
 export const SWEEP_GROUP_MAX_PARAMS = 3e6;
+
+/**
+ * A group's programs run on one intra-op thread unless the user sets `threads`, when its
+ * students' parameters times the batch are at most this (paper B: Exp. I groups 8.8e6, Exp. II
+ * full 2.1e8). Their ops are too small to split: measured on the shared 2-core machine
+ * (2026-12-01, docs/reproduction/paperB-timing.md), `deno task sweep paperB-exp1 --scale full
+ * --dims 128 --seeds 0` took 25.6 s wall and 16.7 s CPU on one thread, 75.7 s and 50.1 s on
+ * two, with bit-identical results.
+ */
+export const SINGLE_THREAD_MAX_WORK = 2.5e8;
+
+/** The intra-op threads of a group when none are given: 1 for small groups, else the default. */
+export function defaultThreads(cfgs: RunConfig[]): number | undefined {
+  const work = cfgs.reduce((n, c) => n + studentParamCount(c) * c.train.batch, 0);
+  return work <= SINGLE_THREAD_MAX_WORK ? 1 : undefined;
+}

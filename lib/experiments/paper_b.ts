@@ -11,8 +11,9 @@
  *   continuously (kinks, no jumps); the earlier `piecewise9` (jumps at every boundary, sines up
  *   to sin(9 t)) stays selectable with `target`;
  * - AdamW (betas 0.9/0.999, eps 1e-8, no weight decay: the targets are fitted to ~1e-5),
- *   lr in {1e-3, 3e-3}, cosine annealing per epoch, batch 256, fresh samples every epoch,
- *   2^12 test samples; full scale 200 epochs x 2^14 samples (12,800 steps), quick 100 x 2^13 (3,200 steps).
+ *   lr in {1e-3, 3e-3}, cosine annealing per epoch, batch 256, fresh samples every epoch
+ *   (`trainSamples` fixes a finite training set instead), 2^12 test samples; full scale 200
+ *   epochs x 2^14 samples (12,800 steps), quick 100 x 2^13 (3,200 steps).
  */
 import type { RunConfig } from "../sweep/types.ts";
 import { type Overrides, protocol, type Scale } from "./overrides.ts";
@@ -116,7 +117,7 @@ export const PAPER_B = {
   },
   "paperB-exp2": {
     description:
-      "Paper B Exp. II: the 9-piece compositional target compose9 (f = g_i(x1) + h_j(x2), x1, x2 uniform on [-1,1]^2, 3 regions each, pieces sin(w t) + level joined continuously) fitted by a deep 2-3-MoE and a shallow 1-6-MoE, top-1 softmax-all gates, 3-layer ReLU experts (two hidden layers) at widths {16, 32, 64, 128}; AdamW lr {1e-3, 3e-3} (best per cell), no weight decay, cosine per epoch, batch 256, 200 x 2^14 fresh samples (12,800 steps; quick 100 x 2^13, lr 3e-3), float32; the paper finds deep keeps improving with width, shallow plateaus from width 32.",
+      "Paper B Exp. II: the 9-piece compositional target compose9 (f = g_i(x1) + h_j(x2), x1, x2 uniform on [-1,1]^2, 3 regions each, pieces sin(w t) + level joined continuously) fitted by a deep 2-3-MoE and a shallow 1-6-MoE, top-1 softmax-all gates, 3-layer ReLU experts (two hidden layers) at widths {16, 32, 64, 128}; AdamW lr {1e-3, 3e-3} (best per cell), no weight decay, cosine per epoch, batch 256, 200 x 2^14 fresh samples (12,800 steps; quick 100 x 2^13, lr 3e-3; trainSamples N trains on a fixed set of N samples instead), float32; the paper finds deep keeps improving with width, shallow plateaus from width 32 (ours keeps improving with width under every protocol tried: docs/reproduction/paperB-exp2-explore.md).",
     figure: "error-vs-width",
     runs: (scale: Scale, o: Overrides) =>
       expand(

@@ -18,12 +18,15 @@ import { canonicalJson } from "../sweep/runid.ts";
 import type { ParamValues } from "../nn/params.ts";
 import { type Model, studentModel, target } from "./models.ts";
 import { checkRunShape, optimizerOf, scheduleOf } from "./train_config.ts";
-import { groupKey } from "./grouping.ts";
+import { defaultThreads, groupKey } from "./grouping.ts";
 import { RouterEvaluator } from "./router_eval.ts";
 
 /** How the executor builds and runs its programs. */
 export interface ExecutorOptions {
-  /** onnxruntime intra-op threads (0 = one per physical core). */
+  /**
+   * onnxruntime intra-op threads (0 = one per physical core); omitted: 1 for small groups
+   * (grouping.ts defaultThreads), else one per physical core.
+   */
   threads?: number;
   /** onnxruntime execution provider (default cpu). */
   ep?: ExecutionProvider;
@@ -148,6 +151,7 @@ export async function prepareGroup(
   });
   const cfg = cfgs[0];
   cfgs.forEach((c) => checkRunShape(c));
+  const threads = opts.threads ?? defaultThreads(cfgs);
   const R = cfgs.length;
   const dt = cfg.dtype;
   const d = cfg.input.d;
@@ -204,7 +208,7 @@ export async function prepareGroup(
     schedule,
   }, {
     lrs: cfgs.map((c) => c.train.lr),
-    threads: opts.threads,
+    threads,
     ep: opts.ep,
     allowCpuFallback: opts.allowCpuFallback,
     profilePrefix: opts.profilePrefix,
@@ -219,7 +223,7 @@ export async function prepareGroup(
     const modelKey = canonicalJson(c.model, "model");
     let ev = evaluators.get(modelKey);
     if (!ev) {
-      const { threads, ep, allowCpuFallback, spinning } = opts;
+      const { ep, allowCpuFallback, spinning } = opts;
       const rev = await RouterEvaluator.create(students[r], dt, d, {
         threads,
         ep,
@@ -243,7 +247,7 @@ export async function prepareGroup(
           };
         },
       }, {
-        threads: opts.threads,
+        threads,
         ep: opts.ep,
         allowCpuFallback: opts.allowCpuFallback,
         spinning: opts.spinning,
