@@ -18,6 +18,7 @@ import type { RunRecord } from "../lib/sweep/types.ts";
 import { fakeRecord, makeRuns } from "./support/fake_sweep.ts";
 import { task } from "./support/task.ts";
 import { withTempDir } from "./support/temp.ts";
+import { TINY_FIG2_RUN } from "./support/fixtures.ts";
 
 function pngSize(png: Uint8Array): { width: number; height: number } {
   assert.deepEqual([...png.subarray(0, 8)], [137, 80, 78, 71, 13, 10, 26, 10], "PNG signature");
@@ -93,23 +94,7 @@ Deno.test("load plot: records without router metrics get none; only missing plot
   });
 });
 
-const TINY = [
-  "fig2",
-  "--archs",
-  "4e2a,8e4a",
-  "--d",
-  "16",
-  "--epochs",
-  "2",
-  "--samples-per-epoch",
-  "2048",
-  "--batch",
-  "256",
-  "--test-samples",
-  "512",
-  "--threads",
-  "1",
-];
+const TINY = TINY_FIG2_RUN;
 
 Deno.test("sweep --load-plots: one PNG per run, same run ids; deno task plot --loads redraws them", async () => {
   await withTempDir("load-plots-sweep-", async (root) => {

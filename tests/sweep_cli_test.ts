@@ -6,24 +6,9 @@ import assert from "node:assert/strict";
 import { parseCsv } from "../lib/io/csv.ts";
 import { heatmapSize, LINES_SIZE } from "../lib/experiments/figures.ts";
 import { RESULTS_COLUMNS } from "../lib/sweep/tables.ts";
+import { TINY_FIG2_RUN } from "./support/fixtures.ts";
 
-const TINY = [
-  "fig2",
-  "--archs",
-  "4e2a,8e4a",
-  "--d",
-  "16",
-  "--epochs",
-  "2",
-  "--samples-per-epoch",
-  "2048",
-  "--batch",
-  "256",
-  "--test-samples",
-  "512",
-  "--threads",
-  "1",
-];
+const TINY = TINY_FIG2_RUN;
 
 const TASKS: Record<string, string> = JSON.parse(Deno.readTextFileSync("deno.json")).tasks;
 

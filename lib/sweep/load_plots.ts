@@ -14,6 +14,7 @@ import type { ChartSpec } from "../plot/render.ts";
 import { loadStats } from "./router_loads.ts";
 import { compactLabel } from "./tables.ts";
 import type { RunRecord } from "./types.ts";
+import { exists } from "../io/exists.ts";
 
 /** The folder of the load plots inside an experiment directory. */
 export const LOAD_PLOTS_DIR = "loads";
@@ -104,14 +105,4 @@ export async function writeLoadPlots(
     written.push(path);
   }
   return written;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
 }

@@ -14,6 +14,7 @@ import { decodeRecord, recordPath } from "../sweep/records.ts";
 import { RUN_ID_PATTERN } from "../sweep/runid.ts";
 import type { RunConfig } from "../sweep/types.ts";
 import { type Router, routerFromParams } from "./routers.ts";
+import { exists } from "../io/exists.ts";
 
 /** A router with its k and a label for pictures. */
 export interface RoutedModel {
@@ -29,16 +30,6 @@ function routerOf(params: ParamSet, where: string): Router {
   const w = params.get("moe0.router.weight");
   if (!w) throw new Error(`${where}: no 'moe0.router.weight' parameter (not an MoE layer?)`);
   return routerFromParams(w, params.get("moe0.router.bias") as HostTensor | undefined);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
 }
 
 /**

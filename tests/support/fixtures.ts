@@ -51,3 +51,9 @@ export const TINY_FIG2_ARGS: readonly string[] = [
   ...["--archs", "4e2a,8e4a", "--d", "16", "--samples-per-epoch", "2048", "--batch", "256"],
   ...["--test-samples", "512"],
 ];
+
+/** TINY_FIG2_ARGS trained for 2 epochs on 1 thread (a real sweep in seconds). */
+export const TINY_FIG2_RUN: readonly string[] = [
+  ...TINY_FIG2_ARGS,
+  ...["--epochs", "2", "--threads", "1"],
+];
