@@ -103,6 +103,12 @@ const CASES: Case[] = [
     "sparse",
   ),
   moeCase(
+    "moe-expert-choice-scale-sparse",
+    { m: 6, k: 2, w: 3, dIn: 5, dOut: 4, gate: "expert-choice", routedScale: 1.5 },
+    "float64",
+    "sparse",
+  ),
+  moeCase(
     "moe-shared-gelu-sparse",
     { m: 5, k: 2, w: 3, dIn: 4, dOut: 3, activation: "gelu", sharedExperts: 2, sharedWidth: 4 },
     "float64",

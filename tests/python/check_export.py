@@ -69,6 +69,7 @@ def moe_layer(x, c, W, prefix, depth):
             gates[tok[j], j] = P[tok[j], j]
         gates = gates * c.get("routedScale", 1.0)
         idx = np.tile(np.arange(m), (x.shape[0], 1))
+        ranked = P  # only for the near-tie diagnostic below
     else:
         # Affinities: sigma(s) for the sigmoid gate, else s; the selection bias only selects.
         a = 1.0 / (1.0 + np.exp(-s)) if c["gate"] == "sigmoid-topk" else s
