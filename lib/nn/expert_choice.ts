@@ -30,7 +30,7 @@ export interface ExpertChoiceRoute {
   probsT: Value;
   /** Each expert's tokens, [m, c] int64, in decreasing probability (ties: lower token). */
   tokens: Value;
-  /** Their gate weights P[t, e] (times routedScale), [m, c]. */
+  /** Their gate weights P[t, e] (times routedScale, applied by gates.ts), [m, c]. */
   gates: Value;
 }
 
@@ -41,10 +41,10 @@ export function expertCapacity(s: Pick<MoeLayerSpec, "m" | "k">, batch: number):
   return Math.ceil((s.k * batch) / s.m);
 }
 
-/** The expert-choice routing of scores [B, m] (see the module doc). */
+/** The expert-choice routing of scores [B, m] (see the module doc), before `routedScale`. */
 export function routeExpertChoice(
   g: Graph,
-  s: Pick<MoeLayerSpec, "m" | "k" | "routedScale">,
+  s: Pick<MoeLayerSpec, "m" | "k">,
   scores: Value,
 ): ExpertChoiceRoute {
   const { op } = g;
@@ -53,10 +53,7 @@ export function routeExpertChoice(
   const c = typeof B === "number"
     ? g.constant(i64(expertCapacity(s, B)))
     : op.Div(op.Add(op.Mul(op.Shape(scores, { start: 0, end: 1 }), s.k), s.m - 1), s.m);
-  const [vals, tokens] = op.TopK(probsT, c, { axis: 1, largest: 1, sorted: 1 });
-  const gates = s.routedScale !== undefined && s.routedScale !== 1
-    ? op.Mul(vals, s.routedScale)
-    : vals;
+  const [gates, tokens] = op.TopK(probsT, c, { axis: 1, largest: 1, sorted: 1 });
   return { kind: "expert", scores, probsT, tokens, gates };
 }
 

@@ -50,7 +50,10 @@ export function routeTokens(g: Graph, s: MoeLayerSpec, p: Lookup, x: Value): Moe
   const scores = s.routerBias
     ? op.Gemm(x, p("router.weight"), p("router.bias"))
     : op.MatMul(x, p("router.weight"));
-  if (s.gate === "expert-choice") return routeExpertChoice(g, s, scores);
+  if (s.gate === "expert-choice") {
+    const r = routeExpertChoice(g, s, scores);
+    return { ...r, gates: scaleGates(g, s, r.gates) };
+  }
   const bias = s.selectBias ? p("router.select_bias") : undefined;
   // The affinity the selection ranks (before the bias): sigma(s) for sigmoid gates, else s.
   const affinity = s.gate === "sigmoid-topk" ? op.Sigmoid(scores) : scores;

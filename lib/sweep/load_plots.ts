@@ -55,11 +55,14 @@ function layerValues(record: RunRecord, l: number): number[][] {
 function layerPanel(record: RunRecord, l: number, values: number[][], hi: number): ChartSpec {
   const curves = record.result.curves;
   const m = values.length;
-  const s = loadStats(curves[curves.length - 1].router![l].loads);
+  const last = curves[curves.length - 1].router![l];
+  const s = loadStats(last.loads);
+  // Expert-choice layers: loads are uniform by construction; what varies is who is left out.
+  const unrouted = last.unrouted === undefined ? "" : `, unrouted ${last.unrouted.toFixed(3)}`;
   const few = m <= 16 && curves.length <= 20;
   return heatmapChart({
     title: `layer ${l} (${m} experts); last epoch: max/mean ${s.maxMean.toFixed(2)}, ` +
-      `entropy/ln m ${s.entropy.toFixed(3)}, dead ${s.dead}`,
+      `entropy/ln m ${s.entropy.toFixed(3)}, dead ${s.dead}${unrouted}`,
     rowLabels: Array.from({ length: m }, (_, e) => `e${e}`),
     colLabels: curves.map((c) => String(c.epoch)),
     values,
