@@ -8,7 +8,7 @@ import { foldIn, key } from "../random/prng.ts";
 import { targetByName } from "../data/targets.ts";
 import { type DeepMoeConfig, deepMoeConfig, moeConfig } from "../nn/config.ts";
 import { initDeepMoe, initMoe } from "../nn/init.ts";
-import { deepParamShapes, moeModelParamShapes, type ParamShape } from "../nn/layout.ts";
+import { deepBlocks, deepParamShapes, moeModelParamShapes, type ParamShape } from "../nn/layout.ts";
 import { moeForward } from "../nn/moe.ts";
 import type { MoeRoute } from "../nn/gates.ts";
 import { balanceTerms } from "../nn/balance.ts";
@@ -97,12 +97,24 @@ function studentForward(cfg: RunConfig): Model {
   }
   const c = deepConfigOf(cfg);
   const params = initDeepMoe(c, k, { dtype });
+  const balance = cfg.model.balance ?? {};
+  const specs = deepBlocks(c).flatMap((b) => (b.kind === "moe" ? [b.spec] : []));
   return {
     params,
     outDim: c.dOut,
     forward: (g, p, x) => {
       const r = deepMoeForward(g, c, p, x, cost);
-      return { y: r.y, strategy: [...new Set(r.strategies)].join("+") };
+      // Every MoE layer's balancing terms, summed into one extra loss.
+      const losses = r.routes.flatMap((route, l) => {
+        const t = balanceTerms(g, specs[l], route, balance);
+        return t.loss ? [t.loss] : [];
+      });
+      const loss = losses.reduce<Value | undefined>((a, t) => (a ? g.op.Add(a, t) : t), undefined);
+      return {
+        y: r.y,
+        strategy: [...new Set(r.strategies)].join("+"),
+        ...(loss ? { loss } : {}),
+      };
     },
     routes: (g, p, x) => deepMoeForward(g, c, p, x, cost).routes,
   };

@@ -73,6 +73,13 @@ export const OVERRIDES = {
     arg: "2",
     help: "paper B: hidden layers per expert (Exp. II default 2, i.e. 3-layer experts; Exp. I 1)",
   }),
+  hiddenDim: int({
+    arg: "2",
+    help: "paper B: the width between MoE layers (default: the expert width)",
+  }),
+  residual: choice(["on", "off"], {
+    help: "paper B: add a MoE layer's input to its output where the widths agree (default off)",
+  }),
   target: choice(Object.keys(TARGETS), {
     help: "paper B: the closed-form target (defaults: Exp. I sincos, Exp. II compose9; " +
       "piecewise9 is the earlier 9-piece target with jumps)",
@@ -101,9 +108,19 @@ export const OVERRIDES = {
     ok: isShorthand,
     select: true,
   }),
-  gate: choice(GATES, { help: "paper A students: the gate family (lib/nn/config.ts Gate)" }),
-  auxLoss: num({ arg: "0.01", min: 0, help: "paper A students: aux load-balancing loss alpha" }),
-  zLoss: num({ arg: "0.001", min: 0, help: "paper A students: router z-loss beta" }),
+  gate: choice(GATES, {
+    help: "the gate family of the students (paper A) or models (paper B) (lib/nn/config.ts Gate)",
+  }),
+  auxLoss: num({
+    arg: "0.01",
+    min: 0,
+    help: "aux load-balancing loss alpha (paper A students; paper B: every MoE layer)",
+  }),
+  zLoss: num({
+    arg: "0.001",
+    min: 0,
+    help: "router z-loss beta (paper A students; paper B: every MoE layer)",
+  }),
   biasRate: num({
     arg: "0.001",
     min: 0,
@@ -133,6 +150,27 @@ export type Overrides = KnobValues<typeof OVERRIDES> & {
   /** Set by the registry when a run-shaping override is given: the scale is "custom". */
   custom?: boolean;
 };
+
+/** The name of an entry of `OVERRIDES`. */
+export type Setting = keyof typeof OVERRIDES;
+
+/** The settings `protocol` and the run loops read: every preset takes them. */
+export const TRAINING_SETTINGS = [
+  "epochs",
+  "samplesPerEpoch",
+  "trainSamples",
+  "batch",
+  "testSamples",
+  "lrs",
+  "seeds",
+  "dtype",
+  "strategy",
+  "optimizer",
+  "weightDecay",
+  "momentum",
+  "warmupSteps",
+  "schedule",
+] as const satisfies readonly Setting[];
 
 /** The keys of the selection entries (they pick runs and change none). */
 export const SELECTION_KEYS = Object.entries(OVERRIDES).filter(([, k]) => k.select).map((

@@ -5,9 +5,15 @@
  * 20 epochs, calibrated against the authors' script).
  */
 import type { MoeSpec, RunConfig } from "../sweep/types.ts";
-import { type Overrides, protocol, type Scale } from "./overrides.ts";
+import {
+  type Overrides,
+  protocol,
+  type Scale,
+  type Setting,
+  TRAINING_SETTINGS,
+} from "./overrides.ts";
 import { teacherFileTarget } from "./teacher_file.ts";
-import { studentRouter } from "./router_settings.ts";
+import { ROUTER_SETTINGS, studentRouter } from "./router_settings.ts";
 import { parseShorthand, shorthand } from "../nn/config.ts";
 
 const FIG2_GRID = ["4e2a", "8e4a", "12e6a", "16e8a", "20e10a", "24e12a", "28e14a", "32e16a"];
@@ -188,28 +194,43 @@ export function sizeRuns(
   return runsFor(experiment, scale, o, pairs, { kwOverD, studentRouterBias: true });
 }
 
+/** What every paper A preset reads: the protocol, the teacher and the student's router. */
+export const PAPER_A_SETTINGS = [
+  ...TRAINING_SETTINGS,
+  "d",
+  "teacherSeed",
+  "teacherFile",
+  ...ROUTER_SETTINGS,
+] as const satisfies readonly Setting[];
+const HEATMAP = [...PAPER_A_SETTINGS, "archs"] as const;
+const SIZES = [...PAPER_A_SETTINGS, "granularities", "relSizes"] as const;
+
 export const PAPER_A = {
   fig2: {
     description:
       "Fig. 2: teachers x students in {4e2a..32e16a} at sparsity 1/2; normalized test loss heatmap (rows teachers, columns students).",
     figure: "heatmap",
+    settings: HEATMAP,
     runs: (scale: Scale, o: Overrides) => heatmapRuns("fig2", scale, o, 1),
   },
   fig3: {
     description:
       "Fig. 3: teacher 16e8a; students of granularity g with 2·x·g experts (x = relative size), trainable router bias; loss vs size.",
     figure: "size-lines",
+    settings: SIZES,
     runs: (scale: Scale, o: Overrides) => sizeRuns("fig3", scale, o, 1),
   },
   fig4: {
     description: "Fig. 4: Fig. 2 with kw = 4d active neurons (teacher 4d, student 5d).",
     figure: "heatmap",
+    settings: HEATMAP,
     runs: (scale: Scale, o: Overrides) => heatmapRuns("fig4", scale, o, 4),
   },
   fig5: {
     description:
       "Fig. 5: Fig. 3 with kw = 4d active neurons, trained 5x longer (500 epochs at full scale).",
     figure: "size-lines",
+    settings: SIZES,
     runs: (scale: Scale, o: Overrides) =>
       sizeRuns("fig5", scale, {
         ...o,
@@ -220,6 +241,7 @@ export const PAPER_A = {
     description:
       "Unreported check: Fig. 2 with a 12.5 % over-parametrized student (288 active neurons at d = 256).",
     figure: "heatmap",
+    settings: HEATMAP,
     runs: (scale: Scale, o: Overrides) =>
       heatmapRuns("overparam", scale, o, 1, (s) => Math.round(s.teacherActive * 1.125)),
   },

@@ -16,7 +16,13 @@
  *   epochs x 2^14 samples (12,800 steps), quick 100 x 2^13 (3,200 steps).
  */
 import type { RunConfig } from "../sweep/types.ts";
-import { type Overrides, protocol, type Scale } from "./overrides.ts";
+import {
+  type Overrides,
+  protocol,
+  type Scale,
+  type Setting,
+  TRAINING_SETTINGS,
+} from "./overrides.ts";
 
 interface BScale {
   epochs: number;
@@ -48,15 +54,25 @@ function deep(
     k: 1,
     expertDepth: o.expertDepth ?? depth,
     expertWidth: width,
-    hiddenDim: width,
-    residual: false,
+    // Both archs get them (one configuration per sweep); a 1-layer model has no use for them.
+    hiddenDim: o.hiddenDim ?? width,
+    residual: o.residual === "on",
     denseBetween: false,
-    gate: "softmax-all",
+    gate: o.gate ?? "softmax-all",
     activation: "relu",
     routerBias: true,
     expertBias: true,
     strategy: o.strategy ?? "auto",
   };
+}
+
+/** The balancing of every MoE layer, only when given (runs without it keep their ids). */
+function balanceOf(o: Overrides): { balance?: { auxLoss?: number; zLoss?: number } } {
+  const b = {
+    ...(o.auxLoss !== undefined ? { auxLoss: o.auxLoss } : {}),
+    ...(o.zLoss !== undefined ? { zLoss: o.zLoss } : {}),
+  };
+  return Object.keys(b).length ? { balance: b } : {};
 }
 
 function expand(
@@ -87,7 +103,7 @@ function expand(
         dtype: o.dtype ?? "float32",
         input: { dist: c.dist, d: c.d },
         target: { kind: "function", name: o.target ?? c.fn },
-        model: { kind: "deep", deep: c.model },
+        model: { kind: "deep", deep: c.model, ...balanceOf(o) },
         train: protocol({ ...s, weightDecay: 0 }, lr, o),
         labels: c.labels,
       }))
@@ -95,11 +111,23 @@ function expand(
   );
 }
 
+/** What both paper B presets read: the protocol, the model's experts and router, the target. */
+const PAPER_B_SETTINGS = [
+  ...TRAINING_SETTINGS,
+  "widths",
+  "expertDepth",
+  "target",
+  "gate",
+  "auxLoss",
+  "zLoss",
+] as const satisfies readonly Setting[];
+
 export const PAPER_B = {
   "paperB-exp1": {
     description:
       "Paper B Exp. I: f(x) = sin(5 x1) + cos(3 x2) on the unit circle embedded in R^D, D in {16, 32, 64, 128}; a 1-4-MoE (top-1 softmax-all, 2-layer ReLU experts of width 32), 3 seeds; AdamW lr {1e-3, 3e-3} (best per seed), no weight decay, cosine per epoch, batch 256, 200 x 2^14 fresh samples (quick 100 x 2^13, lr 3e-3), float32; test error should be flat in D.",
     figure: "error-vs-D",
+    settings: [...PAPER_B_SETTINGS, "dims"],
     runs: (scale: Scale, o: Overrides) =>
       expand(
         "paperB-exp1",
@@ -119,6 +147,7 @@ export const PAPER_B = {
     description:
       "Paper B Exp. II: the 9-piece compositional target compose9 (f = g_i(x1) + h_j(x2), x1, x2 uniform on [-1,1]^2, 3 regions each, pieces sin(w t) + level joined continuously) fitted by a deep 2-3-MoE and a shallow 1-6-MoE, top-1 softmax-all gates, 3-layer ReLU experts (two hidden layers) at widths {16, 32, 64, 128}; AdamW lr {1e-3, 3e-3} (best per cell), no weight decay, cosine per epoch, batch 256, 200 x 2^14 fresh samples (12,800 steps; quick 100 x 2^13, lr 3e-3; trainSamples N trains on a fixed set of N samples instead), float32; the paper finds deep keeps improving with width, shallow plateaus from width 32 (ours does not at this protocol; the protocols tried are in docs/reproduction/paperB-exp2-explore.md).",
     figure: "error-vs-width",
+    settings: [...PAPER_B_SETTINGS, "hiddenDim", "residual"],
     runs: (scale: Scale, o: Overrides) =>
       expand(
         "paperB-exp2",

@@ -11,6 +11,7 @@ import {
   type Overrides,
   type Scale,
   SCALES,
+  type Setting,
   shapingOverrides,
   validateOverrides,
 } from "./overrides.ts";
@@ -36,6 +37,11 @@ export interface Experiment {
   description: string;
   /** How its results are drawn. */
   figure: FigureKind;
+  /**
+   * The settings its runs read (selections aside): any other given setting is refused, so no
+   * flag is silently ignored. tests/settings_test.ts checks each one changes the runs.
+   */
+  settings: readonly Setting[];
   /** Its runs at a scale, with the overrides applied. */
   runs(scale: Scale, o: Overrides): RunConfig[];
 }
@@ -89,11 +95,23 @@ export function resolvePreset(name: string, scale: string, o: Overrides = {}): R
   checkScale(scale);
   validateOverrides(o);
   const shaping = shapingOverrides(o);
+  checkSettings(e, shaping);
   const custom = Object.keys(shaping).length > 0;
   const outName = scale === "quick" ? name : `${name}-${scale}`;
   const runs = selectRuns(e.runs(scale, { ...shaping, custom }), o)
     .map((r) => ({ ...r, experiment: outName }));
   return { name: outName, base: name, scale, figure: e.figure, description: e.description, runs };
+}
+
+/** Throws a one-line error naming the first given setting the experiment does not read. */
+function checkSettings(e: Experiment, shaping: Overrides): void {
+  for (const k of Object.keys(shaping)) {
+    if (!(e.settings as readonly string[]).includes(k)) {
+      throw new Error(
+        `${k}: not a setting of ${e.name} (its settings: ${e.settings.join(", ")})`,
+      );
+    }
+  }
 }
 
 /** Parses and validates a JSON grid; errors name the file and the field. */

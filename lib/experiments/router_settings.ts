@@ -4,14 +4,21 @@
  * presets' runs and run ids are unchanged without them.
  */
 import type { ModelConfig, MoeSpec } from "../sweep/types.ts";
-import type { Overrides } from "./overrides.ts";
+import type { Overrides, Setting } from "./overrides.ts";
+
+/** The overrides a student's router takes. */
+export const ROUTER_SETTINGS = [
+  "gate",
+  "auxLoss",
+  "zLoss",
+  "biasRate",
+  "routedScale",
+  "sharedExperts",
+] as const satisfies readonly Setting[];
 
 /** The router settings a student may take (a subset of the overrides). */
 export type RouterSettings =
-  & Pick<
-    Overrides,
-    "gate" | "auxLoss" | "zLoss" | "biasRate" | "routedScale" | "sharedExperts"
-  >
+  & Pick<Overrides, typeof ROUTER_SETTINGS[number]>
   & { sharedWidth?: number };
 
 /** The student's model config: `layer` with the router settings of `o` applied. */

@@ -18,7 +18,7 @@
  * One figure: normalized test loss vs student granularity, a line per teacher and family.
  */
 import type { MoeSpec, RunConfig } from "../sweep/types.ts";
-import type { Overrides, Scale } from "./overrides.ts";
+import { type Overrides, type Scale, TRAINING_SETTINGS } from "./overrides.ts";
 import { type Pair, runsFor } from "./paper_a.ts";
 import type { RouterSettings } from "./router_settings.ts";
 import { shorthand } from "../nn/config.ts";
@@ -82,6 +82,8 @@ export const ROUTERS = {
     description:
       "Fig. 2's question under production router families: teachers 8e4a, 16e8a; students of granularity 2-16 at matched active neurons, each with softmax-topk, + aux loss, sigmoid + bias balancing, + 1 shared expert, expert choice; loss vs granularity.",
     figure: "family-lines",
+    // The families set the router: its settings would be overwritten, so they are refused.
+    settings: [...TRAINING_SETTINGS, "d", "teacherSeed", "teacherFile", "granularities"],
     runs: routerRuns,
   },
 } as const;

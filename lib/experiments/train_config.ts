@@ -67,6 +67,10 @@ export function checkRunShape(cfg: RunConfig): void {
     }
   } else if (cfg.model.kind === "deep") {
     const c = deepConfigOf(cfg);
+    if (cfg.model.balance !== undefined) {
+      // Deep layers have no selection bias, so biasRate is refused here.
+      validateBalance(cfg.model.balance, { gate: c.gate }, "model.balance.");
+    }
     if (c.dIn !== cfg.input.d) {
       throw new Error(`model.deep.dIn: must equal input.d (${cfg.input.d}), got ${c.dIn}`);
     }

@@ -51,7 +51,12 @@ export type ModelConfig =
     /** Router load balancing while training (lib/nn/balance.ts); absent = none. */
     balance?: { auxLoss?: number; zLoss?: number; biasRate?: number };
   }
-  | { kind: "deep"; deep: Record<string, unknown> };
+  | {
+    kind: "deep";
+    deep: Record<string, unknown>;
+    /** Router load balancing of every MoE layer while training; absent = none. */
+    balance?: { auxLoss?: number; zLoss?: number };
+  };
 
 /** A run's training protocol (optimizer, schedule, budget). */
 export interface TrainConfig {
