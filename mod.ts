@@ -135,7 +135,14 @@ export {
   type ResolvedSweep,
   resolvePreset,
 } from "./lib/experiments/registry.ts";
-export { OVERRIDES, type Overrides, type Scale, SCALES } from "./lib/experiments/overrides.ts";
+export {
+  OVERRIDES,
+  type Overrides,
+  type Scale,
+  SCALES,
+  type Setting,
+  TRAINING_SETTINGS,
+} from "./lib/experiments/overrides.ts";
 export type { Knob, KnobKind, KnobTable, KnobValue, KnobValues } from "./lib/cli/knobs.ts";
 export {
   type ExecutorOptions,
