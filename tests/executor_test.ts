@@ -52,7 +52,7 @@ Deno.test("a teacher file of the wrong dimension or kind is a one-line error", (
   assert.throws(
     () =>
       resolvePreset("paperB-exp1", "quick", { teacherFile: "models/teacher-16e8a-d64-seed0.onnx" }),
-    /teacherFile: only paper A experiments/,
+    /^Error: teacherFile: not a setting of paperB-exp1 \(its settings: /,
   );
 });
 

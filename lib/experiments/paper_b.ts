@@ -89,11 +89,6 @@ function expand(
   }[],
 ): RunConfig[] {
   const s = scaleOf(scale);
-  if (o.teacherFile !== undefined) {
-    throw new Error(
-      `teacherFile: only paper A experiments learn a teacher (${experiment} fits a function)`,
-    );
-  }
   return cells.flatMap((c) =>
     (o.lrs ?? s.lrs).flatMap((lr) =>
       (o.seeds ?? defaultSeeds).map((seed): RunConfig => ({
