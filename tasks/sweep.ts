@@ -4,7 +4,7 @@
  * the same command skips finished runs. See `--help`.
  */
 import { choiceFlag, intFlag, runMain, UsageError } from "../lib/cli/args.ts";
-import { parseSweepArgs, resolveSweep, sweepHelp } from "../lib/cli/sweep_args.ts";
+import { experimentList, parseSweepArgs, resolveSweep, sweepHelp } from "../lib/cli/sweep_args.ts";
 import { versions } from "../lib/cli/versions.ts";
 import { EXPERIMENTS, type ResolvedSweep } from "../lib/experiments/registry.ts";
 import {
@@ -34,9 +34,7 @@ async function main(): Promise<number> {
     return 0;
   }
   if (values.list) {
-    for (const e of Object.values(EXPERIMENTS)) {
-      console.log(`${e.name.padEnd(12)} ${e.description}`);
-    }
+    console.log(experimentList());
     return 0;
   }
   const sweep: ResolvedSweep = await resolveSweep(args);

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { EXPERIMENTS, resolvePreset } from "../lib/experiments/registry.ts";
 import { OVERRIDES, type Overrides, SELECTION_KEYS } from "../lib/experiments/overrides.ts";
 import { knobFromFlag } from "../lib/cli/knobs.ts";
+import { experimentList } from "../lib/cli/sweep_args.ts";
 import { deepConfigOf, studentModel } from "../lib/experiments/models.ts";
 import { deepMoeReference } from "../lib/nn/reference.ts";
 import { Graph } from "../lib/graph/builder.ts";
@@ -114,4 +115,13 @@ Deno.test("paper B: --hidden-dim and --residual reach the deep model; balancing 
   const a = await exec(plain, hooks);
   const b = await exec(deepRun({ auxLoss: 0.5 }), hooks);
   assert.ok(b.curves[0].train_loss > a.curves[0].train_loss, "the aux loss adds to the loss");
+});
+
+Deno.test("--list gives each experiment's setting flags", () => {
+  const lines = experimentList().split("\n");
+  const of = (name: string) => lines[lines.findIndex((l) => l.startsWith(`${name} `)) + 1];
+  assert.match(of("fig2"), /^ +settings: --epochs .*--archs$/);
+  assert.doesNotMatch(of("fig2"), /--widths/);
+  assert.match(of("paperB-exp2"), /--aux-loss .*--hidden-dim --residual$/);
+  assert.doesNotMatch(of("routers"), /--gate|--aux-loss/);
 });

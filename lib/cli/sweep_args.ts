@@ -5,7 +5,14 @@
  */
 import { parseArgs } from "node:util";
 import { UsageError } from "./args.ts";
-import { helpLines, knobHelpRows, knobOptions, knobsFromFlags, type KnobTable } from "./knobs.ts";
+import {
+  flagOf,
+  helpLines,
+  knobHelpRows,
+  knobOptions,
+  knobsFromFlags,
+  type KnobTable,
+} from "./knobs.ts";
 import {
   EXPERIMENTS,
   parseGrid,
@@ -99,12 +106,21 @@ export function sweepHelp(): string {
     "",
     ...helpLines(rows(SWEEP_FLAGS)),
     "",
-    "Settings (replace the preset's; the runs then have their own ids and scale 'custom'):",
+    "Settings (replace the preset's; the runs then have their own ids and scale 'custom'; " +
+    "each experiment takes those --list shows):",
     ...helpLines(knobHelpRows(pick(OVERRIDES, false))),
     "",
     "Selections (part of a heatmap's grid; same runs, run ids and folder as the whole preset):",
     ...helpLines(knobHelpRows(pick(OVERRIDES, true))),
   ].join("\n");
+}
+
+/** The `--list` text: each experiment, what it shows and the setting flags it takes. */
+export function experimentList(): string {
+  return Object.values(EXPERIMENTS).flatMap((e) => [
+    `${e.name.padEnd(12)} ${e.description}`,
+    `${"".padEnd(12)} settings: ${e.settings.map((s) => `--${flagOf(s, OVERRIDES[s])}`).join(" ")}`,
+  ]).join("\n");
 }
 
 /** Parsed command-line arguments: the sweep's flags, the experiment and the overrides. */
