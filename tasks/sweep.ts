@@ -6,7 +6,7 @@
 import { choiceFlag, intFlag, runMain, UsageError } from "../lib/cli/args.ts";
 import { experimentList, parseSweepArgs, resolveSweep, sweepHelp } from "../lib/cli/sweep_args.ts";
 import { versions } from "../lib/cli/versions.ts";
-import { EXPERIMENTS, type ResolvedSweep } from "../lib/experiments/registry.ts";
+import type { ResolvedSweep } from "../lib/experiments/registry.ts";
 import {
   checkRunShape,
   groupKey,
