@@ -6,7 +6,8 @@
  *   in Exp. II 3-layer experts (two hidden layers, as in the paper's theorems; `expertDepth` 2),
  *   in Exp. I 2-layer experts (one hidden layer; it already matches the paper's errors); gate
  *   `softmax-all` (Switch style) so the router gets a gradient (top-1 `softmax-topk` would give
- *   every gate weight 1 and the router no gradient);
+ *   every gate weight 1 and the router no gradient); width m between a deep model's layers and no
+ *   residual connection (`hiddenDim`, `residual`); no load balancing (`auxLoss`, `zLoss`);
  * - Exp. II's target is `compose9` (lib/data/targets.ts): 9 smooth, curved pieces joined
  *   continuously (kinks, no jumps); the earlier `piecewise9` (jumps at every boundary, sines up
  *   to sin(9 t)) stays selectable with `target`;
