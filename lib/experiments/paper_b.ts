@@ -17,13 +17,8 @@
  *   epochs x 2^14 samples (12,800 steps), quick 100 x 2^13 (3,200 steps).
  */
 import type { RunConfig } from "../sweep/types.ts";
-import {
-  type Overrides,
-  protocol,
-  type Scale,
-  type Setting,
-  TRAINING_SETTINGS,
-} from "./overrides.ts";
+import type { Overrides, Scale, Setting } from "./overrides.ts";
+import { protocol, TRAINING_SETTINGS } from "./overrides.ts";
 
 interface BScale {
   epochs: number;
