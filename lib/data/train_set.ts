@@ -6,7 +6,7 @@
  * data of step s still depends only on (key, s, B), whatever the chunking; with n equal to the
  * samples per epoch, every epoch is one pass over the same rows in a fresh order.
  */
-import type { FloatDType, TypedArrayOf } from "../graph/dtype.ts";
+import { allocate, type FloatDType, type TypedArrayOf } from "../graph/dtype.ts";
 import { BulkRng } from "../random/bulk.ts";
 import { foldIn, type Key } from "../random/prng.ts";
 import { fillInputs, type InputDist } from "./inputs.ts";
@@ -60,10 +60,7 @@ export class TrainSet<D extends FloatDType> {
     this.n = n;
     this.#d = d;
     this.#key = key;
-    this.x =
-      (dtype === "float64" ? new Float64Array(n * d) : new Float32Array(n * d)) as TypedArrayOf<
-        D
-      >;
+    this.x = allocate(dtype, n * d) as TypedArrayOf<D>;
     fillInputs(dist, trainSetKey(key), n, d, this.x);
     this.y = target ? target.evaluate(this.x, d) as TypedArrayOf<D> : undefined;
     this.#outDim = target?.outDim ?? 0;

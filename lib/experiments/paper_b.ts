@@ -19,6 +19,7 @@
 import type { RunConfig } from "../sweep/types.ts";
 import type { Overrides, Scale, Setting } from "./overrides.ts";
 import { protocol, TRAINING_SETTINGS } from "./overrides.ts";
+import { balanceOf } from "./router_settings.ts";
 
 interface BScale {
   epochs: number;
@@ -60,15 +61,6 @@ function deep(
     expertBias: true,
     strategy: o.strategy ?? "auto",
   };
-}
-
-/** The balancing of every MoE layer, only when given (runs without it keep their ids). */
-function balanceOf(o: Overrides): { balance?: { auxLoss?: number; zLoss?: number } } {
-  const b = {
-    ...(o.auxLoss !== undefined ? { auxLoss: o.auxLoss } : {}),
-    ...(o.zLoss !== undefined ? { zLoss: o.zLoss } : {}),
-  };
-  return Object.keys(b).length ? { balance: b } : {};
 }
 
 function expand(

@@ -5,6 +5,7 @@
  */
 import type { ModelConfig, MoeSpec } from "../sweep/types.ts";
 import type { Overrides, Setting } from "./overrides.ts";
+import type { BalanceConfig } from "../nn/balance.ts";
 
 /** The overrides a student's router takes. */
 export const ROUTER_SETTINGS = [
@@ -30,14 +31,19 @@ export function studentRouter(layer: MoeSpec, o: RouterSettings): ModelConfig {
   if (o.routedScale !== undefined) l.routedScale = o.routedScale;
   if (o.sharedExperts !== undefined) l.sharedExperts = o.sharedExperts;
   if (o.sharedWidth !== undefined) l.sharedWidth = o.sharedWidth;
-  const balance: NonNullable<Extract<ModelConfig, { kind: "moe" }>["balance"]> = {};
+  return { kind: "moe", layer: l, init: "torch", ...balanceOf(o) };
+}
+
+/**
+ * The balancing settings given in `o` (`auxLoss`, `zLoss`, `biasRate`) as a run config's
+ * `balance` field; none given: no field, so the runs keep their ids.
+ */
+export function balanceOf(
+  o: Pick<Overrides, "auxLoss" | "zLoss" | "biasRate">,
+): { balance?: BalanceConfig } {
+  const balance: BalanceConfig = {};
   if (o.auxLoss !== undefined) balance.auxLoss = o.auxLoss;
   if (o.zLoss !== undefined) balance.zLoss = o.zLoss;
   if (o.biasRate !== undefined) balance.biasRate = o.biasRate;
-  return {
-    kind: "moe",
-    layer: l,
-    init: "torch",
-    ...(Object.keys(balance).length ? { balance } : {}),
-  };
+  return Object.keys(balance).length ? { balance } : {};
 }

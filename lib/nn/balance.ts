@@ -18,7 +18,7 @@
 import type { Graph, Value } from "../graph/builder.ts";
 import { tensor } from "../graph/tensor.ts";
 import type { MoeLayerSpec } from "./config.ts";
-import { type MoeRoute, shapeOf } from "./gates.ts";
+import { type MoeRoute, pairMatrix, shapeOf } from "./gates.ts";
 
 /** The balancing of one MoE layer's router while training; every field absent = off. */
 export interface BalanceConfig {
@@ -66,26 +66,8 @@ export function validateBalance(
 
 /** [B, m] float: 1 where the (token, expert) pair is selected, else 0. */
 export function selectionMask(g: Graph, route: MoeRoute): Value {
-  const { op } = g;
-  const dt = route.gates.dtype;
-  const ones = () => op.ConstantOfShape(shapeOf(g, route.gates), tensor(dt, [1], [1]));
-  switch (route.kind) {
-    case "token": {
-      // A token's k experts are distinct.
-      const zeros = op.ConstantOfShape(shapeOf(g, route.scores), tensor(dt, [1], [0]));
-      return op.ScatterElements(zeros, route.indices, ones(), { axis: 1 });
-    }
-    case "expert": {
-      // An expert's c tokens are distinct.
-      const zeros = op.ConstantOfShape(shapeOf(g, route.probsT), tensor(dt, [1], [0]));
-      const maskT = op.ScatterElements(zeros, route.tokens, ones(), { axis: 1 });
-      return op.Transpose(maskT, { perm: [1, 0] });
-    }
-    default: {
-      const never: never = route;
-      throw new Error(`route: unknown kind '${(never as MoeRoute).kind}'`);
-    }
-  }
+  const ones = g.op.ConstantOfShape(shapeOf(g, route.gates), tensor(route.gates.dtype, [1], [1]));
+  return pairMatrix(g, route, ones);
 }
 
 /** [m]: the number of token-slots routed to each expert (float, no gradient). */

@@ -106,16 +106,24 @@ export function scaleGates(g: Graph, s: Pick<MoeLayerSpec, "routedScale">, gates
  * token (the dense strategy's gate matrix).
  */
 export function gateMatrix(g: Graph, route: MoeRoute): Value {
+  return pairMatrix(g, route, route.gates);
+}
+
+/**
+ * [B, m]: `values` (shaped like `route.gates`) placed at the route's selected (token, expert)
+ * pairs, 0 elsewhere (the selections are distinct, so nothing adds up).
+ */
+export function pairMatrix(g: Graph, route: MoeRoute, values: Value): Value {
   const { op } = g;
-  const zeros = (shape: Value) => op.ConstantOfShape(shape, tensor(route.gates.dtype, [1], [0]));
+  const zeros = (shape: Value) => op.ConstantOfShape(shape, tensor(values.dtype, [1], [0]));
   switch (route.kind) {
     case "token":
-      return op.ScatterElements(zeros(shapeOf(g, route.scores)), route.indices, route.gates, {
+      return op.ScatterElements(zeros(shapeOf(g, route.scores)), route.indices, values, {
         axis: 1,
       });
     case "expert": {
-      // Expert-major [m, B], then transposed: expert e's row holds its c tokens' gates.
-      const full = op.ScatterElements(zeros(shapeOf(g, route.probsT)), route.tokens, route.gates, {
+      // Expert-major [m, B], then transposed: expert e's row holds its c tokens' values.
+      const full = op.ScatterElements(zeros(shapeOf(g, route.probsT)), route.tokens, values, {
         axis: 1,
       });
       return op.Transpose(full, { perm: [1, 0] });

@@ -153,12 +153,12 @@ export function moeLayerForward(
   // Node names read like the model: moe0/router/..., moe0/sparse/...
   return g.scope(scopeName(prefix), () => {
     const route = g.scope("router", () => routeTokens(g, s, p, x));
+    const sparse = () => sparseExperts(g, s, p, x, route.gates, dispatch(g, s, route, x));
     let y: Value;
     if (s.activation === "constant") {
       y = g.scope("constant", () => constantExperts(g, s, p, route, strategy));
     } else if (strategy === "dense") y = g.scope("dense", () => denseExperts(g, s, p, x, route));
-    else {y = g.scope("sparse", () =>
-        sparseExperts(g, s, p, x, route.gates, dispatch(g, s, route, x)));}
+    else y = g.scope("sparse", sparse);
     if (s.sharedExperts) y = g.op.Add(y, g.scope("shared", () => sharedExperts(g, s, p, x)));
     return { y, route, strategy };
   });

@@ -54,8 +54,8 @@ export type ModelConfig =
   | {
     kind: "deep";
     deep: Record<string, unknown>;
-    /** Router load balancing of every MoE layer while training; absent = none. */
-    balance?: { auxLoss?: number; zLoss?: number };
+    /** Router load balancing of every MoE layer while training (no biasRate: no selection bias). */
+    balance?: { auxLoss?: number; zLoss?: number; biasRate?: number };
   };
 
 /** A run's training protocol (optimizer, schedule, budget). */
