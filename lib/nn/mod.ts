@@ -9,3 +9,4 @@ export * from "./reference.ts";
 export { activeParams, sharedWidth } from "./shared.ts";
 export { expertCapacity, type ExpertChoiceRoute } from "./expert_choice.ts";
 export { selection, type TokenChoiceRoute } from "./gates.ts";
+export { BALANCE_FIELDS, type BalanceConfig, validateBalance } from "./balance.ts";

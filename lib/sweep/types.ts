@@ -5,6 +5,7 @@
  */
 import type { InputDist } from "../data/inputs.ts";
 import type { MoeLayerConfig } from "../nn/config.ts";
+import type { BalanceConfig } from "../nn/balance.ts";
 import type { OptimizerName } from "../optim/registry.ts";
 import type { LayerLoad } from "./router_loads.ts";
 
@@ -49,13 +50,16 @@ export type ModelConfig =
     layer: MoeSpec;
     init: "torch" | "paper";
     /** Router load balancing while training (lib/nn/balance.ts); absent = none. */
-    balance?: { auxLoss?: number; zLoss?: number; biasRate?: number };
+    balance?: BalanceConfig;
   }
   | {
     kind: "deep";
     deep: Record<string, unknown>;
-    /** Router load balancing of every MoE layer while training (no biasRate: no selection bias). */
-    balance?: { auxLoss?: number; zLoss?: number; biasRate?: number };
+    /**
+     * Router load balancing of every MoE layer while training; a biasRate is refused by
+     * checkRunShape (deep layers have no selection bias).
+     */
+    balance?: BalanceConfig;
   };
 
 /** A run's training protocol (optimizer, schedule, budget). */
